@@ -1,0 +1,148 @@
+"""What every JAX lesson shares: device, precision, init, weight exchange, losses, records."""
+from __future__ import annotations
+
+import math
+from contextlib import ExitStack, contextmanager
+
+import flax
+import jax
+import jax.numpy as jnp
+import numpy as np
+import optax
+from flax import nnx
+
+from shared.config import RunConfig
+from shared.errors import DivergenceError, LessonError
+from shared.precision import STRICT
+from shared.results import Record
+
+FRAMEWORK = "jax"
+
+WEIGHTS = nnx.Any(nnx.Param, nnx.BatchStat)  # what the weight exchange carries
+# Flax names -> torch names in the weight exchange (kernel is transposed).
+_TO_TORCH = {"kernel": "weight", "scale": "weight", "mean": "running_mean", "var": "running_var"}
+
+
+def select_device(name: str) -> jax.Device:
+    """cpu | gpu | auto -> jax.Device; asking for a GPU that JAX cannot see is an error."""
+    try:
+        gpus = jax.devices("gpu")
+    except RuntimeError:
+        gpus = []
+    if name == "cpu" or (name == "auto" and not gpus):
+        return jax.devices("cpu")[0]
+    if not gpus:
+        raise LessonError("--device gpu: JAX sees no GPU; use --device cpu (or auto), or install jax[cuda13]")
+    return gpus[0]
+
+
+def device_kind(device: jax.Device) -> str:
+    return "cpu" if device.platform == "cpu" else "gpu"
+
+
+@contextmanager
+def scope(cfg: RunConfig, device: jax.Device):
+    """Run a lesson on ``device`` under the precision policy and dtype.
+
+    JAX matmuls on a GPU default to TF32; the strict policy asks for true float32.
+    float64 needs x64 enabled, here only for the duration of the block.
+    """
+    with ExitStack() as stack:
+        stack.enter_context(jax.default_device(device))
+        if cfg.precision == STRICT:
+            stack.enter_context(jax.default_matmul_precision("float32"))
+        if cfg.dtype == "float64":
+            stack.enter_context(jax.enable_x64(True))
+        yield
+
+
+def dtype_of(name: str):
+    return {"float32": jnp.float32, "float64": jnp.float64}[name]
+
+
+def torch_uniform(fan_in: int):
+    """torch's default Linear init: weight and bias both U(-1/sqrt(fan_in), 1/sqrt(fan_in)).
+
+    (kaiming_uniform with a=sqrt(5) reduces to this bound.) Flax's default is lecun-normal
+    weights and zero biases; the lessons use torch's so both frameworks start from the same
+    distribution.
+    """
+    bound = 1.0 / math.sqrt(fan_in)
+
+    def init(key, shape, dtype=jnp.float32):
+        return jax.random.uniform(key, shape, dtype, -bound, bound)
+
+    return init
+
+
+def linear(in_features: int, out_features: int, *, rngs: nnx.Rngs) -> nnx.Linear:
+    """nnx.Linear initialised like torch.nn.Linear (see torch_uniform); computes in its inputs' dtype."""
+    init = torch_uniform(in_features)
+    return nnx.Linear(in_features, out_features, kernel_init=init, bias_init=init, rngs=rngs)
+
+
+def cast(model: nnx.Module, dtype) -> nnx.Module:
+    """model.to(dtype) in torch: every floating parameter and statistic cast to ``dtype``."""
+    return jax.tree.map(lambda a: a.astype(dtype) if jnp.issubdtype(a.dtype, jnp.floating) else a, model)
+
+
+def _torch_name(path) -> tuple[str, bool]:
+    *head, leaf = (str(p) for p in path)
+    return ".".join([*head, _TO_TORCH.get(leaf, leaf)]), leaf == "kernel"
+
+
+def export_weights(model: nnx.Module) -> dict[str, np.ndarray]:
+    """Parameters and BatchNorm statistics as numpy in torch's layout and names (Linear weight (out, in))."""
+    out = {}
+    for path, var in nnx.to_flat_state(nnx.state(model, WEIGHTS)):
+        name, transpose = _torch_name(path)
+        arr = np.asarray(var.get_value())
+        out[name] = arr.T.copy() if transpose else arr.copy()
+    return out
+
+
+def import_weights(model: nnx.Module, weights: dict[str, np.ndarray]) -> None:
+    """The inverse of export_weights: torch-layout numpy arrays into the model, in place."""
+    state = nnx.state(model, WEIGHTS)
+    flat = list(nnx.to_flat_state(state))
+    names = {_torch_name(path)[0] for path, _ in flat}
+    if names != set(weights):
+        raise ValueError(f"weights do not match the model: {sorted(names ^ set(weights))}")
+    pure = nnx.to_pure_dict(state)
+    for path, var in flat:
+        name, transpose = _torch_name(path)
+        arr = np.asarray(weights[name])
+        node = pure
+        for key in path[:-1]:
+            node = node[key]
+        node[path[-1]] = jnp.asarray(arr.T if transpose else arr, dtype=var.get_value().dtype)
+    nnx.replace_by_pure_dict(state, pure)
+    nnx.update(model, state)
+
+
+def bce_loss(p: jax.Array, y: jax.Array) -> jax.Array:
+    """torch.nn.BCELoss: mean of -(y log p + (1-y) log(1-p)), each log clamped at -100 like torch.
+
+    optax.sigmoid_binary_cross_entropy works on logits and does not clamp, so a saturated
+    sigmoid would give inf here where torch gives 100.
+    """
+    log_p = jnp.maximum(jnp.log(p), -100.0)
+    log_1mp = jnp.maximum(jnp.log(1.0 - p), -100.0)  # torch computes log(1 - p), not log1p(-p)
+    return -jnp.mean(y * log_p + (1.0 - y) * log_1mp)
+
+
+def check_finite(losses, lesson: str) -> None:
+    losses = np.asarray(losses)
+    bad = np.flatnonzero(~np.isfinite(losses))
+    if bad.size:
+        raise DivergenceError(lesson, FRAMEWORK, int(bad[0]) + 1, float(losses.ravel()[bad[0]]))
+
+
+def versions() -> dict[str, str]:
+    return {"jax": jax.__version__, "flax": flax.__version__, "optax": optax.__version__, "numpy": np.__version__}
+
+
+def make_record(spec, cfg: RunConfig, device: jax.Device, variant: str, **fields) -> Record:
+    return Record(lesson=spec.name, variant=variant, framework=FRAMEWORK, device=device_kind(device),
+                  data=cfg.data, dtype=cfg.dtype, precision=cfg.precision, seed=cfg.seed_for(spec),
+                  versions=versions(), **fields)

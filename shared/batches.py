@@ -1,0 +1,39 @@
+"""The batch plan: which sample indices form each batch, for both frameworks.
+
+It follows ``torch.utils.data.DataLoader`` semantics: batches of ``batch_size`` in order (or in a
+per-epoch permutation when ``shuffle``), and the last partial batch is kept unless ``drop_last``.
+The permutation comes from numpy, seeded by ``(seed, epoch)``, so torch and JAX consume the very
+same batches (torch through a sampler over these indices, JAX by indexing device arrays).
+"""
+from __future__ import annotations
+
+import numpy as np
+
+
+def epoch_order(n: int, *, shuffle: bool, seed: int, epoch: int) -> np.ndarray:
+    """The sample order of one epoch: ``arange(n)`` or a permutation seeded by (seed, epoch)."""
+    if not shuffle:
+        return np.arange(n, dtype=np.int64)
+    return np.random.default_rng([seed, epoch]).permutation(n).astype(np.int64)
+
+
+def num_batches(n: int, batch_size: int, *, drop_last: bool) -> int:
+    return n // batch_size if drop_last else -(-n // batch_size)
+
+
+def batch_plan(n: int, batch_size: int, *, shuffle: bool, drop_last: bool, seed: int, epoch: int) -> list[np.ndarray]:
+    """Index arrays of one epoch's batches, like iterating a DataLoader once."""
+    if n < 0 or batch_size < 1:
+        raise ValueError(f"need n >= 0 and batch_size >= 1, got n={n}, batch_size={batch_size}")
+    order = epoch_order(n, shuffle=shuffle, seed=seed, epoch=epoch)
+    count = num_batches(n, batch_size, drop_last=drop_last)
+    return [order[i * batch_size:(i + 1) * batch_size] for i in range(count)]
+
+
+def full_batches(n: int, batch_size: int, *, shuffle: bool, seed: int, epoch: int) -> np.ndarray:
+    """The epoch's full batches as one (num_full_batches, batch_size) array: what a compiled
+    ``lax.scan`` over an epoch consumes. With drop_last=True this is the whole epoch; otherwise
+    pair it with :func:`batch_plan` for the last partial batch."""
+    order = epoch_order(n, shuffle=shuffle, seed=seed, epoch=epoch)
+    k = n // batch_size
+    return order[:k * batch_size].reshape(k, batch_size)

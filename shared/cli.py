@@ -1,0 +1,126 @@
+"""The `lessons` command: list, run and compare the lessons in either framework.
+
+    lessons list
+    lessons run LESSON --framework torch|jax|both
+    lessons compare LESSON|--all
+
+Bad input ends with one line on stderr that says what to do, and exit code 2.
+"""
+from __future__ import annotations
+
+import argparse
+import importlib
+import sys
+from pathlib import Path
+
+from shared import plots, results, specs
+from shared.config import DATA_SOURCES, DEVICES, FRAMEWORKS, RunConfig
+from shared.errors import LessonError
+
+EXIT_USAGE = 2
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message):  # one line, not the usage block
+        raise LessonError(f"{message} (see `{self.prog} --help`)")
+
+
+def implementation(framework: str, lesson: str):
+    """Load ``<framework>_impl.<lesson>``, the only place shared/ reaches into a framework."""
+    if framework not in FRAMEWORKS:
+        raise LessonError(f"unknown framework {framework!r}; choose one of: torch, jax, both")
+    try:
+        return importlib.import_module(f"{framework}_impl.{lesson}")
+    except ModuleNotFoundError as e:
+        if e.name and e.name.split(".")[0] in ("torch", "torchvision", "jax", "jaxlib", "flax", "optax"):
+            raise LessonError(f"{e.name} is not installed; run `python3 bootstrap.py test` to create the environment") from e
+        raise
+
+
+def run_lesson(spec, frameworks: list[str], cfg: RunConfig) -> list[results.Record]:
+    records = []
+    for fw in frameworks:
+        if cfg.progress:
+            print(f"· {spec.name} ({fw}) ...", file=sys.stderr, flush=True)
+        records += implementation(fw, spec.name).run(spec, cfg)
+    return records
+
+
+def _common_options(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--device", default="cpu", choices=DEVICES, help="cpu (default), gpu, or auto")
+    p.add_argument("--data", default="embedded", choices=DATA_SOURCES,
+                   help="embedded: the 5,000 offline MNIST digits (default); full: the full datasets")
+    p.add_argument("--seed", type=int, help="override the lesson's seed")
+    p.add_argument("--epochs", type=int, help="override the lesson's epochs (or steps) for a quick run")
+    p.add_argument("--out", type=Path, default=Path("out"), help="where JSON and plots go (default: out/)")
+    p.add_argument("--no-progress", dest="progress", action="store_false", help="hide progress bars")
+
+
+def parser() -> argparse.ArgumentParser:
+    p = _Parser(prog="lessons", description="Classic deep-learning lessons in PyTorch and JAX, side by side.")
+    sub = p.add_subparsers(dest="command", required=True, parser_class=_Parser)
+    sub.add_parser("list", help="list the lessons")
+    r = sub.add_parser("run", help="run one lesson in one framework or both")
+    r.add_argument("lesson")
+    r.add_argument("--framework", default="both", choices=(*FRAMEWORKS, "both"))
+    _common_options(r)
+    c = sub.add_parser("compare", help="run both frameworks, print the table, write JSON and plots")
+    c.add_argument("lesson", nargs="?")
+    c.add_argument("--all", action="store_true", help="every lesson")
+    _common_options(c)
+    return p
+
+
+def _config(args) -> RunConfig:
+    return RunConfig(device=args.device, data=args.data, seed=args.seed, epochs=args.epochs, progress=args.progress)
+
+
+def cmd_list(args) -> int:
+    for spec in specs.all_specs():
+        print(f"{spec.name:20s} {spec.title}")
+    return 0
+
+
+def _lesson_names(args) -> list[str]:
+    if getattr(args, "all", False):
+        if args.lesson:
+            raise LessonError("give a lesson or --all, not both")
+        return list(specs.LESSONS)
+    if not args.lesson:
+        raise LessonError("name a lesson or pass --all (see `lessons list`)")
+    return [args.lesson]
+
+
+def cmd_run(args) -> int:
+    cfg = _config(args)
+    frameworks = list(FRAMEWORKS) if getattr(args, "framework", "both") == "both" else [args.framework]
+    names = _lesson_names(args)
+    lesson_specs = {n: specs.get(n) for n in names}  # validate every name before running anything
+    all_records = []
+    for name, spec in lesson_specs.items():
+        records = run_lesson(spec, frameworks, cfg)
+        all_records += records
+        print(f"\n{spec.title}\n")
+        print(results.comparison_table(records, lesson_specs))
+        for path in [*results.save(records, args.out), *plots.plot_lesson(spec, records, args.out)]:
+            print(f"wrote {path}")
+    if len(names) > 1:
+        print("\nAll lessons\n")
+        print(results.comparison_table(all_records, lesson_specs))
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    try:
+        args = parser().parse_args(sys.argv[1:] if argv is None else argv)
+        return {"list": cmd_list, "run": cmd_run, "compare": cmd_run}[args.command](args)
+    except LessonError as e:
+        print(f"lessons: error: {e}", file=sys.stderr)
+        return EXIT_USAGE
+    except KeyboardInterrupt:
+        print("lessons: interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,17 @@
+"""The precision policy, stated once.
+
+- Parity runs and tests: float32 with TF32 **off** on both sides, so a GPU matmul is a true
+  float32 matmul. torch: ``torch.backends.cuda.matmul.allow_tf32 = False`` and
+  ``torch.backends.cudnn.allow_tf32 = False``; JAX: ``jax_default_matmul_precision = "float32"``.
+  ``--dtype float64`` runs both in float64 (x64 enabled in JAX, ``.double()`` in torch).
+- Benchmarks: each framework's default. On a GPU that means TF32 matmuls in JAX (its default)
+  and full float32 in torch (its default since 1.12). The benchmark output says which ran.
+
+Every result record stores the policy it ran under (``Record.precision``).
+"""
+
+STRICT = "strict"    # TF32 off: tests, parity, compare
+DEFAULT = "default"  # the framework's own default: bench
+
+POLICIES = (STRICT, DEFAULT)
+DTYPES = ("float32", "float64")

@@ -1,0 +1,129 @@
+"""Result records: one per (lesson, variant, framework, device, data), saved as JSON, read into tables."""
+from __future__ import annotations
+
+import json
+import math
+import os
+import tempfile
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any, Iterable
+
+
+@dataclass
+class Record:
+    lesson: str
+    variant: str
+    framework: str
+    device: str
+    data: str
+    metrics: dict[str, float]
+    history: dict[str, list[float]] = field(default_factory=dict)  # per epoch (or per step)
+    compile_s: float = 0.0  # compile / warm-up, kept apart from train_s
+    train_s: float = 0.0    # steady training time
+    steps: int = 0
+    samples: int = 0
+    dtype: str = "float32"
+    precision: str = "strict"
+    seed: int = 0
+    versions: dict[str, str] = field(default_factory=dict)
+    extras: dict[str, Any] = field(default_factory=dict)  # lesson-specific arrays for plots
+
+    @property
+    def steps_per_s(self) -> float:
+        return self.steps / self.train_s if self.train_s > 0 else float("nan")
+
+
+def _jsonable(value):
+    if isinstance(value, dict):
+        return {k: _jsonable(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_jsonable(v) for v in value]
+    if hasattr(value, "tolist"):  # numpy arrays and scalars
+        return value.tolist()
+    if isinstance(value, float) and not math.isfinite(value):
+        return str(value)
+    return value
+
+
+def atomic_write_text(path: Path, text: str) -> Path:
+    """Write through a temporary file and rename, so a reader never sees half a file."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
+    try:
+        with os.fdopen(fd, "w") as f:
+            f.write(text)
+        os.replace(tmp, path)
+    except BaseException:
+        os.unlink(tmp)
+        raise
+    return path
+
+
+def save(records: Iterable[Record], out_dir: Path) -> list[Path]:
+    """One JSON file per (lesson, framework, device, data), holding that run's variant records."""
+    groups: dict[tuple, list[Record]] = {}
+    for r in records:
+        groups.setdefault((r.lesson, r.framework, r.device, r.data), []).append(r)
+    paths = []
+    for (lesson, fw, dev, data), recs in groups.items():
+        payload = json.dumps([_jsonable(asdict(r)) for r in recs], indent=1)
+        paths.append(atomic_write_text(out_dir / lesson / f"{fw}-{dev}-{data}.json", payload))
+    return paths
+
+
+def load(path: Path) -> list[Record]:
+    return [Record(**d) for d in json.loads(Path(path).read_text())]
+
+
+def format_table(headers: list[str], rows: list[list[str]]) -> str:
+    widths = [max(len(str(x)) for x in col) for col in zip(headers, *rows)]
+    line = lambda cells: "  ".join(str(c).ljust(w) for c, w in zip(cells, widths)).rstrip()
+    return "\n".join([line(headers), line(["-" * w for w in widths]), *map(line, rows)])
+
+
+def fmt(value: float | None, digits: int = 4) -> str:
+    if value is None:
+        return "-"
+    if isinstance(value, float) and not math.isfinite(value):
+        return str(value)
+    return f"{value:.{digits}g}" if abs(value) >= 1e4 or 0 < abs(value) < 1e-3 else f"{value:.{digits}f}"
+
+
+def comparison_rows(records: list[Record], specs: dict) -> list[dict]:
+    """Pair torch and jax records per (lesson, variant, device, data) against the spec's target."""
+    by_key: dict[tuple, dict[str, Record]] = {}
+    for r in records:
+        by_key.setdefault((r.lesson, r.variant, r.device, r.data), {})[r.framework] = r
+    rows = []
+    for (lesson, variant, device, data), fws in by_key.items():
+        target = specs[lesson].targets.get(variant)
+        metric = target.metric if target else next(iter(next(iter(fws.values())).metrics))
+        t, j = fws.get("torch"), fws.get("jax")
+        tv = t.metrics.get(metric) if t else None
+        jv = j.metrics.get(metric) if j else None
+        delta = abs(tv - jv) if tv is not None and jv is not None else None
+        ok = None
+        if target is not None:
+            ok = all(target.check(v) for v in (tv, jv) if v is not None)
+            if delta is not None and target.framework_tol is not None:
+                ok = ok and delta <= target.framework_tol
+        rows.append(dict(lesson=lesson, variant=variant, device=device, data=data, metric=metric,
+                         torch=tv, jax=jv, delta=delta, ok=ok, target=target,
+                         torch_s=t.train_s if t else None, jax_s=j.train_s if j else None,
+                         torch_compile_s=t.compile_s if t else None, jax_compile_s=j.compile_s if j else None))
+    return rows
+
+
+def comparison_table(records: list[Record], specs: dict) -> str:
+    headers = ["lesson", "variant", "metric", "torch", "jax", "|Δ|", "target", "ok",
+               "torch s", "jax s (+compile)"]
+    rows = []
+    for r in comparison_rows(records, specs):
+        tol = r["target"].framework_tol if r["target"] else None
+        target = (r["target"].describe() if r["target"] else "-") + (f", |Δ|<={tol:g}" if tol is not None else "")
+        jax_s = "-" if r["jax_s"] is None else f"{r['jax_s']:.2f} (+{r['jax_compile_s']:.2f})"
+        rows.append([r["lesson"], r["variant"], r["metric"], fmt(r["torch"]), fmt(r["jax"]), fmt(r["delta"]),
+                     target, {True: "yes", False: "NO", None: "-"}[r["ok"]],
+                     "-" if r["torch_s"] is None else f"{r['torch_s']:.2f}", jax_s])
+    return format_table(headers, rows)

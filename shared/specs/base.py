@@ -1,0 +1,75 @@
+"""LessonSpec: everything about a lesson that is not framework code, defined once."""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from types import MappingProxyType
+from typing import Any, Mapping
+
+
+@dataclass(frozen=True)
+class Target:
+    """What a variant must reach, and how close the two frameworks must be.
+
+    ``at_least``/``at_most`` bound the metric on the embedded data (CPU, CI); ``approx`` with
+    ``rel`` is a published figure to reproduce; ``framework_tol`` bounds |torch - jax|.
+    """
+
+    metric: str
+    at_least: float | None = None
+    at_most: float | None = None
+    approx: float | None = None
+    rel: float | None = None
+    framework_tol: float | None = None
+
+    def check(self, value: float) -> bool:
+        if self.at_least is not None and not value >= self.at_least:
+            return False
+        if self.at_most is not None and not value <= self.at_most:
+            return False
+        if self.approx is not None and not abs(value - self.approx) <= (self.rel or 0.0) * abs(self.approx):
+            return False
+        return True
+
+    def describe(self) -> str:
+        parts = []
+        if self.at_least is not None:
+            parts.append(f">= {self.at_least:g}")
+        if self.at_most is not None:
+            parts.append(f"<= {self.at_most:g}")
+        if self.approx is not None:
+            parts.append(f"~ {self.approx:g} (rel {self.rel:g})")
+        return " ".join(parts) or "-"
+
+
+@dataclass(frozen=True)
+class LessonSpec:
+    """One lesson: what it teaches, its data, hyperparameters, seed and expected results.
+
+    ``hparams`` maps a variant name (or "common") to its settings; ``targets`` maps a variant
+    name to its :class:`Target`. The implementations read both; tests and the README table too.
+    """
+
+    name: str
+    title: str
+    teaches: str
+    dataset: str
+    seed: int
+    hparams: Mapping[str, Any]
+    targets: Mapping[str, Target]
+    notes: str = ""
+    parity: Mapping[str, Any] = field(default_factory=dict)
+
+    def __post_init__(self):
+        object.__setattr__(self, "hparams", MappingProxyType(dict(self.hparams)))
+        object.__setattr__(self, "targets", MappingProxyType(dict(self.targets)))
+
+    @property
+    def variants(self) -> tuple[str, ...]:
+        return tuple(self.targets)
+
+    def hp(self, variant: str | None = None) -> dict[str, Any]:
+        """Settings for ``variant``: the "common" entry updated with the variant's own."""
+        out = dict(self.hparams.get("common", {}))
+        if variant is not None:
+            out.update(self.hparams.get(variant, {}))
+        return out
