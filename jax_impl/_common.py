@@ -1,6 +1,7 @@
 """What every JAX lesson shares: device, precision, init, weight exchange, losses, records."""
 from __future__ import annotations
 
+import functools
 import math
 from contextlib import ExitStack, contextmanager
 
@@ -11,9 +12,11 @@ import numpy as np
 import optax
 from flax import nnx
 
+from shared.batches import epoch_order
 from shared.config import RunConfig
 from shared.errors import DivergenceError, LessonError
 from shared.precision import STRICT
+from shared.progress import bar
 from shared.results import Record
 
 FRAMEWORK = "jax"
@@ -146,3 +149,93 @@ def make_record(spec, cfg: RunConfig, device: jax.Device, variant: str, **fields
     return Record(lesson=spec.name, variant=variant, framework=FRAMEWORK, device=device_kind(device),
                   data=cfg.data, dtype=cfg.dtype, precision=cfg.precision, seed=cfg.seed_for(spec),
                   versions=versions(), **fields)
+
+
+def fit(model: nnx.Module, tx: optax.GradientTransformation, loss_fn, x: jax.Array, y: jax.Array, *,
+        batch_size: int, shuffle: bool, drop_last: bool, seed: int, epochs: int, name: str, clock,
+        on_epoch=None, progress: bool = False) -> tuple[np.ndarray, dict[str, list[float]]]:
+    """Minibatch training over the shared batch plan. Returns (per-step losses, per-epoch history).
+
+    The twin of torch_impl._common.fit, compiled: an epoch's full batches are one ``lax.scan``
+    over the index matrix from shared.batches, on data that stays on the device (x[idx] inside
+    the program). A partial last batch, when kept, is one more call of the same program at its
+    own shape. Full-batch GD skips the gather and scans over epochs. The step is built
+    functionally with nnx.split/merge around jax.jit (an nnx.jit call per step costs far more
+    than the step on a small model). Compilation is done ahead of time and timed apart.
+    """
+    n = len(x)
+    optimizer = nnx.Optimizer(model, tx, wrt=nnx.Param)
+    graphdef, state = nnx.split((model, optimizer))
+    whole = not shuffle and batch_size >= n
+
+    def step(state, xb, yb):
+        model, optimizer = nnx.merge(graphdef, state)
+        loss, grads = nnx.value_and_grad(lambda m: loss_fn(m(xb), yb))(model)
+        optimizer.update(model, grads)
+        return nnx.state((model, optimizer)), loss
+
+    @jax.jit
+    def run_batches(state, x, y, batches):  # batches: (k, batch_size) int32
+        return jax.lax.scan(lambda s, idx: step(s, x[idx], y[idx]), state, batches)
+
+    @jax.jit
+    def run_whole(state, x, y, steps):  # steps: (length,), only its length matters
+        return jax.lax.scan(lambda s, _: step(s, x, y), state, steps)
+
+    compiled = {}
+
+    def call(fn, state, arr):
+        """Compile once per (program, shape), timed as compile; then run, timed as training."""
+        key = (fn, arr.shape)
+        if key not in compiled:
+            with clock.compiling():
+                compiled[key] = fn.lower(state, x, y, arr).compile()
+        with clock.training():
+            return jax.block_until_ready(compiled[key](state, x, y, arr))
+
+    # Without per-epoch metrics, full-batch epochs run in ~20 chunks (for the progress bar).
+    chunk = 1 if (on_epoch is not None or not whole) else max(1, epochs // 20)
+    losses, history = [], {}
+    with bar(epochs, name, enabled=progress, unit="epoch") as pbar:
+        epoch = 0
+        while epoch < epochs:
+            if whole:
+                length = min(chunk, epochs - epoch)
+                state, l = call(run_whole, state, jnp.zeros(length))
+                losses.append(l)
+            else:
+                length = 1
+                order = epoch_order(n, shuffle=shuffle, seed=seed, epoch=epoch)
+                k = n // batch_size
+                if k:
+                    state, l = call(run_batches, state, jnp.asarray(order[:k * batch_size].reshape(k, batch_size)))
+                    losses.append(l)
+                if not drop_last and n % batch_size:
+                    state, l = call(run_batches, state, jnp.asarray(order[k * batch_size:][None]))
+                    losses.append(l)
+            if on_epoch is not None:
+                nnx.update((model, optimizer), state)
+                model.eval()
+                for key, v in on_epoch(epoch).items():
+                    history.setdefault(key, []).append(v)
+                model.train()
+            epoch += length
+            pbar.update(length)
+    nnx.update((model, optimizer), state)
+    losses = np.concatenate([np.asarray(l) for l in losses])
+    check_finite(losses, name)
+    return losses, history
+
+
+def predict(model: nnx.Module, x: jax.Array, batch_size: int = 8192) -> jax.Array:
+    """The model's outputs over all of x in eval mode, in chunks, compiled."""
+    model.eval()
+    graphdef, state = nnx.split(model)
+    model.train()
+    forward = _forward(graphdef)
+    return jnp.concatenate([forward(state, x[i:i + batch_size]) for i in range(0, len(x), batch_size)])
+
+
+@functools.lru_cache(maxsize=64)
+def _forward(graphdef):
+    return jax.jit(lambda state, x: nnx.merge(graphdef, state)(x))

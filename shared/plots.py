@@ -45,9 +45,15 @@ def save(fig, path: Path) -> Path:
     return path
 
 
+# Lesson-specific figures: lesson name -> function(spec, records, out_dir) -> list of paths.
+LESSON_PLOTS: dict = {}
+
+
 def plot_lesson(spec, records: list[Record], out_dir: Path) -> list[Path]:
     """The lesson's plots: its history curves, plus any lesson-specific figure."""
     paths = []
     if any(r.history for r in records):
         paths.append(plot_history(records, out_dir / spec.name / "history.png", spec.title))
+    if spec.name in LESSON_PLOTS:
+        paths += LESSON_PLOTS[spec.name](spec, records, out_dir)
     return paths

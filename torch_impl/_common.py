@@ -6,9 +6,11 @@ from contextlib import contextmanager
 import numpy as np
 import torch
 
+from shared.batches import epoch_order, num_batches
 from shared.config import RunConfig
 from shared.errors import DivergenceError, LessonError
 from shared.precision import STRICT
+from shared.progress import bar
 from shared.results import Record
 
 FRAMEWORK = "torch"
@@ -92,3 +94,60 @@ def make_record(spec, cfg: RunConfig, device: torch.device, variant: str, **fiel
     return Record(lesson=spec.name, variant=variant, framework=FRAMEWORK, device=device_kind(device),
                   data=cfg.data, dtype=cfg.dtype, precision=cfg.precision, seed=cfg.seed_for(spec),
                   versions=versions(), **fields)
+
+
+def fit(model: torch.nn.Module, optimizer: torch.optim.Optimizer, loss_fn, x: torch.Tensor, y: torch.Tensor, *,
+        batch_size: int, shuffle: bool, drop_last: bool, seed: int, epochs: int, name: str,
+        on_epoch=None, progress: bool = False) -> tuple[np.ndarray, dict[str, list[float]]]:
+    """Minibatch training over the shared batch plan. Returns (per-step losses, per-epoch history).
+
+    The course's loop is::
+
+        for xb, yb in DataLoader(TensorDataset(x, y), batch_size, shuffle=True):
+            loss = loss_fn(model(xb), yb); optimizer.zero_grad(); loss.backward(); optimizer.step()
+            print(loss.item())
+
+    Here x and y already live on the device and each batch is ``x[idx]`` for the shared plan's
+    indices: the same batches without per-sample indexing and collation, and without a device
+    sync per step (losses stay in a device tensor, read once). ``on_epoch(epoch)`` returns a dict
+    of metrics, evaluated in eval mode.
+    """
+    n = len(x)
+    per_epoch = num_batches(n, batch_size, drop_last=drop_last)
+    whole = not shuffle and batch_size >= n  # full-batch GD: no gather at all
+    losses = torch.empty(epochs * per_epoch, device=x.device, dtype=x.dtype)
+    history: dict[str, list[float]] = {}
+    model.train()
+    with bar(epochs, name, enabled=progress, unit="epoch") as pbar:
+        for epoch in range(epochs):
+            order = None if whole else torch.as_tensor(
+                epoch_order(n, shuffle=shuffle, seed=seed, epoch=epoch), device=x.device)
+            for b in range(per_epoch):
+                if whole:
+                    xb, yb = x, y
+                else:
+                    idx = order[b * batch_size:(b + 1) * batch_size]
+                    xb, yb = x[idx], y[idx]
+                optimizer.zero_grad(set_to_none=True)
+                loss = loss_fn(model(xb), yb)
+                loss.backward()
+                optimizer.step()
+                losses[epoch * per_epoch + b] = loss.detach()
+            if on_epoch is not None:
+                model.eval()
+                for k, v in on_epoch(epoch).items():
+                    history.setdefault(k, []).append(v)
+                model.train()
+            pbar.update()
+    check_finite(losses, name)
+    return losses.cpu().numpy(), history
+
+
+@torch.no_grad()
+def predict(model: torch.nn.Module, x: torch.Tensor, batch_size: int = 8192) -> torch.Tensor:
+    """The model's outputs over all of x in eval mode, in chunks."""
+    was_training = model.training
+    model.eval()
+    out = torch.cat([model(x[i:i + batch_size]) for i in range(0, len(x), batch_size)])
+    model.train(was_training)
+    return out
