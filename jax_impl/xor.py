@@ -59,9 +59,9 @@ def build_model(hp: dict, seed: int) -> MLP:
     return MLP(hp["hidden"], rngs=nnx.Rngs(seed))
 
 
-def init_weights(hp: dict, seed: int) -> dict[str, np.ndarray]:
+def init_weights(spec, seed: int, variant: str = "mlp") -> dict[str, np.ndarray]:
     """The freshly initialised model's weights, for the weight exchange."""
-    return _common.export_weights(build_model(hp, seed))
+    return _common.export_weights(build_model(spec.hp(variant), seed))
 
 
 def train(model: MLP, x: jax.Array, y: jax.Array, *, lr: float, steps: int, clock: Stopwatch) -> jax.Array:
@@ -95,10 +95,9 @@ def run_mlp(hp: dict, cfg: RunConfig, device: jax.Device, *, seed: int, weights=
     """Train the MLP; returns (model, losses as numpy, Stopwatch)."""
     dtype = _common.dtype_of(cfg.dtype)
     x, y = (jax.device_put(jnp.asarray(a, dtype), device) for a in xor_data())
-    model = build_model(hp, seed)
+    model = _common.cast(build_model(hp, seed), dtype)
     if weights is not None:
         _common.import_weights(model, weights)
-    model = _common.cast(model, dtype)
     clock = Stopwatch()
     losses = train(model, x, y, lr=hp["lr"], steps=steps or hp["steps"], clock=clock)
     return model, losses, clock, (x, y)
@@ -125,11 +124,11 @@ def run(spec, cfg: RunConfig) -> list:
     return records
 
 
-def parity_trace(spec, cfg: RunConfig, weights: dict, steps: int) -> dict:
+def parity_trace(spec, cfg: RunConfig, weights: dict, steps: int | None = None, variant: str = "mlp") -> dict:
     """Per-step losses and final weights of the MLP from given initial weights (the parity check)."""
     device = _common.select_device(cfg.device)
     with _common.scope(cfg, device):
-        model, losses, _, (x, y) = run_mlp(spec.hp("mlp"), cfg.replace(progress=False), device,
+        model, losses, _, (x, y) = run_mlp(spec.hp(variant), cfg.replace(progress=False), device,
                                            seed=cfg.seed_for(spec), weights=weights, steps=steps)
         return {"losses": np.asarray(losses), "weights": _common.export_weights(model),
                 "accuracy": accuracy(model, x, y)}

@@ -3,6 +3,7 @@
     lessons list
     lessons run LESSON --framework torch|jax|both
     lessons compare LESSON|--all
+    lessons parity LESSON [--dtype float64]
 
 Bad input ends with one line on stderr that says what to do, and exit code 2.
 """
@@ -13,9 +14,12 @@ import importlib
 import sys
 from pathlib import Path
 
-from shared import plots, results, specs
+import numpy as np
+
+from shared import parity, plots, report, results, specs
 from shared.config import DATA_SOURCES, DEVICES, FRAMEWORKS, RunConfig
-from shared.errors import LessonError
+from shared.precision import DTYPES
+from shared.errors import DataError, LessonError
 
 EXIT_USAGE = 2
 
@@ -68,6 +72,13 @@ def parser() -> argparse.ArgumentParser:
     c.add_argument("lesson", nargs="?")
     c.add_argument("--all", action="store_true", help="every lesson")
     _common_options(c)
+    q = sub.add_parser("parity", help="both frameworks from the same weights and batches, step by step")
+    q.add_argument("lesson")
+    q.add_argument("--dtype", default="float32", choices=DTYPES)
+    q.add_argument("--steps", type=int, help="compare this many steps (default: the whole run)")
+    q.add_argument("--no-control", dest="control", action="store_false",
+                   help="skip the torch-vs-nudged-torch rounding control")
+    _common_options(q)
     return p
 
 
@@ -96,24 +107,83 @@ def cmd_run(args) -> int:
     frameworks = list(FRAMEWORKS) if getattr(args, "framework", "both") == "both" else [args.framework]
     names = _lesson_names(args)
     lesson_specs = {n: specs.get(n) for n in names}  # validate every name before running anything
-    all_records = []
+    all_records, figures, skipped = [], {}, {}
     for name, spec in lesson_specs.items():
-        records = run_lesson(spec, frameworks, cfg)
+        try:
+            records = run_lesson(spec, frameworks, cfg)
+        except DataError as e:
+            if len(names) == 1:
+                raise
+            skipped[name] = str(e)  # --all goes on without a lesson whose data is missing
+            print(f"lessons: skipped {name}: {e}", file=sys.stderr)
+            continue
         all_records += records
         print(f"\n{spec.title}\n")
         print(results.comparison_table(records, lesson_specs))
-        for path in [*results.save(records, args.out), *plots.plot_lesson(spec, records, args.out)]:
+        figures[name] = plots.plot_lesson(spec, records, args.out)
+        for path in [*results.save(records, args.out), *figures[name]]:
             print(f"wrote {path}")
     if len(names) > 1:
         print("\nAll lessons\n")
         print(results.comparison_table(all_records, lesson_specs))
+        for name, why in skipped.items():
+            print(f"skipped {name}: {why}")
+    if args.command == "compare":
+        print(f"wrote {report.write_report(args.out, lesson_specs, all_records, figures, skipped)}")
+    return 0
+
+
+def cmd_parity(args) -> int:
+    spec = specs.get(args.lesson)
+    cfg = _config(args).replace(dtype=args.dtype)
+    if args.steps is not None and args.steps < 1:
+        raise LessonError(f"--steps must be at least 1, got {args.steps}")
+    torch_impl, jax_impl = implementation("torch", spec.name), implementation("jax", spec.name)
+    if spec.parity.get("stochastic"):
+        return _parity_bands(spec, cfg, torch_impl, jax_impl)
+    seed = cfg.seed_for(spec)
+    found = []
+    for variant in spec.parity["variants"]:
+        weights = torch_impl.init_weights(spec, seed, variant=variant)
+        traces = [impl.parity_trace(spec, cfg, weights, args.steps, variant=variant) for impl in (torch_impl, jax_impl)]
+        control = (torch_impl.parity_trace(spec, cfg, parity.nudge(weights, cfg.dtype), args.steps, variant=variant)
+                   if args.control else None)
+        found.append(parity.compare(variant, cfg.dtype, *traces, control))
+    print(f"\n{spec.title}: torch vs jax from torch's initial weights (seed {seed}), {cfg.dtype}, {found[0].rel.size} steps\n")
+    print(parity.summary_table(found))
+    for r in found:
+        print(f"\n{r.variant}: final parameter differences\n")
+        print(parity.weights_table(r))
+    notes = spec.parity.get("notes")
+    if notes:
+        print(f"\nnotes: {notes}")
+    print(f"\nwrote {parity.plot(found, args.out / spec.name / f'parity-{cfg.dtype}.png', f'{spec.name}: |Δloss| per step ({cfg.dtype})')}")
+    return 0
+
+
+def _parity_bands(spec, cfg: RunConfig, torch_impl, jax_impl) -> int:
+    """Stochastic lessons (dropout masks come from different RNGs): accuracy bands over seeds."""
+    seeds = spec.parity["seeds"]
+    rows, values = [], {"torch": {}, "jax": {}}
+    for seed in seeds:
+        for fw, impl in (("torch", torch_impl), ("jax", jax_impl)):
+            for r in impl.run(spec, cfg.replace(seed=seed)):
+                target = spec.targets[r.variant]
+                values[fw].setdefault(r.variant, []).append(r.metrics[target.metric])
+    for variant in values["torch"]:
+        t, j = np.array(values["torch"][variant]), np.array(values["jax"][variant])
+        overlap = max(t.min(), j.min()) <= min(t.max(), j.max())
+        rows.append([variant, f"{t.mean():.4f} ± {t.std():.4f}", f"{j.mean():.4f} ± {j.std():.4f}",
+                     f"{abs(t.mean() - j.mean()):.4f}", "yes" if overlap else "NO"])
+    print(f"\n{spec.title}: stochastic, compared by accuracy bands over seeds {list(seeds)}\n")
+    print(results.format_table(["variant", "torch mean ± sd", "jax mean ± sd", "|Δ mean|", "ranges overlap"], rows))
     return 0
 
 
 def main(argv: list[str] | None = None) -> int:
     try:
         args = parser().parse_args(sys.argv[1:] if argv is None else argv)
-        return {"list": cmd_list, "run": cmd_run, "compare": cmd_run}[args.command](args)
+        return {"list": cmd_list, "run": cmd_run, "compare": cmd_run, "parity": cmd_parity}[args.command](args)
     except LessonError as e:
         print(f"lessons: error: {e}", file=sys.stderr)
         return EXIT_USAGE

@@ -115,7 +115,8 @@ def comparison_rows(records: list[Record], specs: dict) -> list[dict]:
     return rows
 
 
-def comparison_table(records: list[Record], specs: dict) -> str:
+def comparison_cells(records: list[Record], specs: dict) -> tuple[list[str], list[list[str]]]:
+    """The combined table: lesson, variant, metric, torch, jax, |Δ|, target, within tolerance, times."""
     headers = ["lesson", "variant", "metric", "torch", "jax", "|Δ|", "target", "ok",
                "torch s", "jax s (+compile)"]
     rows = []
@@ -126,4 +127,14 @@ def comparison_table(records: list[Record], specs: dict) -> str:
         rows.append([r["lesson"], r["variant"], r["metric"], fmt(r["torch"]), fmt(r["jax"]), fmt(r["delta"]),
                      target, {True: "yes", False: "NO", None: "-"}[r["ok"]],
                      "-" if r["torch_s"] is None else f"{r['torch_s']:.2f}", jax_s])
-    return format_table(headers, rows)
+    return headers, rows
+
+
+def comparison_table(records: list[Record], specs: dict) -> str:
+    return format_table(*comparison_cells(records, specs))
+
+
+def markdown_table(headers: list[str], rows: list[list[str]]) -> str:
+    esc = lambda c: str(c).replace("|", "\\|")
+    return "\n".join(["| " + " | ".join(map(esc, headers)) + " |", "|" + "---|" * len(headers),
+                      *("| " + " | ".join(map(esc, row)) + " |" for row in rows)])

@@ -73,3 +73,19 @@ def test_each_implementation_module_runs_on_its_own(tmp_path, framework):
                              "--no-progress"], capture_output=True, text=True)
     assert result.returncode == 0, result.stderr
     assert (tmp_path / "xor" / f"{framework}-cpu-embedded.json").exists()
+
+
+def test_parity_command_summarises_and_plots(tmp_path):
+    result = lessons("parity", "xor", "--dtype", "float64", "--steps", "200", "--out", str(tmp_path), "--no-progress")
+    assert result.returncode == 0, result.stderr
+    row = next(line for line in result.stdout.splitlines() if line.startswith("mlp "))
+    assert "within 1e-09 at every step" in row  # 200 steps stay on the plateau: float64 agrees
+    assert "fc1.weight" in result.stdout
+    assert (tmp_path / "xor" / "parity-float64.png").read_bytes()[:4] == b"\x89PNG"
+
+
+def test_compare_writes_report_md(tmp_path):
+    result = lessons("compare", "xor", "--epochs", "20", "--out", str(tmp_path), "--no-progress")
+    assert result.returncode == 0, result.stderr
+    report = (tmp_path / "report.md").read_text()
+    assert "| xor | mlp | accuracy |" in report and "![history](xor/history.png)" in report

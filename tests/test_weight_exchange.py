@@ -8,7 +8,7 @@ from torch_impl import xor as tx
 
 def test_torch_weights_round_trip_through_flax():
     hp = specs.get("xor").hp("mlp")
-    weights = tx.init_weights(hp, seed=1)
+    weights = tx.init_weights(specs.get("xor"), seed=1)
     model = jx.build_model(hp, seed=2)
     jx._common.import_weights(model, weights)
     back = jx._common.export_weights(model)
@@ -22,7 +22,7 @@ def test_torch_weights_round_trip_through_flax():
 def test_both_frameworks_use_torch_default_init_distribution():
     hp = specs.get("xor").hp("mlp")
     for init in (tx.init_weights, jx.init_weights):
-        w = init(hp, seed=0)
+        w = init(specs.get("xor"), seed=0)
         for name in ("fc2.weight", "fc2.bias"):
             bound = 1 / np.sqrt(hp["hidden"][0])
             assert np.abs(w[name]).max() <= bound and np.abs(w[name]).max() > 0.5 * bound

@@ -43,7 +43,7 @@ def test_final_losses_are_small_in_both(cpu_records):
 
 def test_first_steps_match_from_torch_weights(cfg):
     p = SPEC.parity
-    weights = tx.init_weights(SPEC.hp("mlp"), SPEC.seed)
+    weights = tx.init_weights(SPEC, SPEC.seed)
     t = tx.parity_trace(SPEC, cfg, weights, p["steps"])["losses"]
     j = jx.parity_trace(SPEC, cfg, weights, p["steps"])["losses"]
     assert t.shape == j.shape == (p["steps"],)
@@ -67,7 +67,7 @@ def test_same_seeds_get_stuck_in_both_frameworks(cfg, dtype):
     p, hp = SPEC.parity, SPEC.hp("mlp")
     outcomes = {}
     for seed in p["seeds"]:
-        weights = tx.init_weights(hp, seed)
+        weights = tx.init_weights(SPEC, seed)
         t = tx.parity_trace(SPEC, cfg, weights, hp["steps"])
         j = jx.parity_trace(SPEC, cfg, weights, hp["steps"])
         outcomes[seed] = (t["accuracy"], j["accuracy"])

@@ -60,9 +60,9 @@ def build_model(hp: dict, seed: int) -> MLP:
         return MLP(hp["hidden"])
 
 
-def init_weights(hp: dict, seed: int) -> dict[str, np.ndarray]:
+def init_weights(spec, seed: int, variant: str = "mlp") -> dict[str, np.ndarray]:
     """The freshly initialised model's weights, for the weight exchange."""
-    return _common.export_weights(build_model(hp, seed))
+    return _common.export_weights(build_model(spec.hp(variant), seed))
 
 
 def train(model: MLP, x: torch.Tensor, y: torch.Tensor, *, lr: float, steps: int, progress: bool = False) -> torch.Tensor:
@@ -91,10 +91,9 @@ def run_mlp(hp: dict, cfg: RunConfig, device: torch.device, *, seed: int, weight
     """Train the MLP; returns (model, losses as numpy, Stopwatch)."""
     dtype = _common.dtype_of(cfg.dtype)
     x, y = _common.to_tensors(*xor_data(), device=device, dtype=dtype)
-    model = build_model(hp, seed)
+    model = build_model(hp, seed).to(device, dtype)
     if weights is not None:
         _common.import_weights(model, weights)
-    model = model.to(device, dtype)
     clock = Stopwatch()
     with clock.training():
         losses = train(model, x, y, lr=hp["lr"], steps=steps or hp["steps"], progress=cfg.progress)
@@ -123,11 +122,11 @@ def run(spec, cfg: RunConfig) -> list:
     return records
 
 
-def parity_trace(spec, cfg: RunConfig, weights: dict, steps: int) -> dict:
+def parity_trace(spec, cfg: RunConfig, weights: dict, steps: int | None = None, variant: str = "mlp") -> dict:
     """Per-step losses and final weights of the MLP from given initial weights (the parity check)."""
     device = _common.select_device(cfg.device)
     _common.set_precision(cfg.precision)
-    model, losses, _, (x, y) = run_mlp(spec.hp("mlp"), cfg.replace(progress=False), device,
+    model, losses, _, (x, y) = run_mlp(spec.hp(variant), cfg.replace(progress=False), device,
                                        seed=cfg.seed_for(spec), weights=weights, steps=steps)
     return {"losses": losses.cpu().numpy(), "weights": _common.export_weights(model),
             "accuracy": accuracy(model, x, y)}

@@ -21,8 +21,12 @@ SPEC = LessonSpec(
         "mlp": Target("accuracy", at_least=1.0, framework_tol=0.0),
     },
     parity={
+        "variants": ("mlp",),
         "steps": 100, "loss_rel": 1e-5,           # first 100 steps from torch's initial weights
         "seeds": (0, 2, 4, 6, 7, 777),            # 2 and 6 get stuck at 0.5 in both frameworks
         "final_rel": 1e-3,                        # of the loss scale: see tests/test_xor.py
+        "notes": ("lr 1 makes the escape from the 0.693 plateau unstable: for a few dozen steps any "
+                  "difference grows ~3x per step, so float64 rounding (1e-16) reaches 1e-3 there. The "
+                  "control (torch vs torch nudged by one ulp) drifts the same way."),
     },
 )
