@@ -1,0 +1,199 @@
+"""MNIST and Fashion-MNIST as the original IDX files: found locally, or downloaded, verified, cached.
+
+Where a file comes from, in order:
+1. a local directory holding the four files (Debian's ``dataset-fashion-mnist`` installs them in
+   /usr/share/datasets/fashion-mnist; ``TJL_LOCAL_DATA`` adds a directory of your own);
+2. the cache (``TJL_DATA_DIR``, default ``$XDG_CACHE_HOME/torch-jax-lessons`` or ~/.cache/...);
+3. a download: ``--mirror`` / ``TJL_MIRROR`` first, then the built-in mirror list.
+
+A file is used only when its checksum matches the published one, or when its decompressed
+payload's checksum does (so a recompressed copy with the same content is accepted, as Debian's
+is). Anything else is never used: a bad cache entry is deleted and fetched again, a bad download
+moves on to the next mirror, and when nothing is left a one-line DataError says what to do.
+Downloads reach the cache atomically (temporary file, then rename).
+"""
+from __future__ import annotations
+
+import gzip
+import hashlib
+import os
+import sys
+import tempfile
+import urllib.error
+import urllib.request
+import zlib
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from shared.errors import DataError
+
+_MAGIC = {3: 0x00000803, 1: 0x00000801}   # unsigned byte data, 3 or 1 dimensions
+
+
+@dataclass(frozen=True)
+class IdxFile:
+    name: str                      # e.g. "train-images-idx3-ubyte.gz"
+    md5: str                       # of the published .gz
+    payload_sha256: str | None     # of the decompressed IDX bytes; None where not known
+    shape: tuple[int, ...]         # (60000, 28, 28) or (60000,)
+
+
+@dataclass(frozen=True)
+class IdxSet:
+    name: str
+    files: tuple[IdxFile, IdxFile, IdxFile, IdxFile]   # train images, train labels, test images, test labels
+    mirrors: tuple[str, ...]
+    local_dirs: tuple[str, ...] = ()
+
+
+def _files(md5s, sha256s, n_train=60000, n_test=10000):
+    names = ("train-images-idx3-ubyte.gz", "train-labels-idx1-ubyte.gz",
+             "t10k-images-idx3-ubyte.gz", "t10k-labels-idx1-ubyte.gz")
+    shapes = ((n_train, 28, 28), (n_train,), (n_test, 28, 28), (n_test,))
+    return tuple(IdxFile(*f) for f in zip(names, md5s, sha256s, shapes))
+
+
+SETS = {
+    "mnist": IdxSet(
+        "mnist",
+        # The payload checksums of MNIST are not published with it; only the original .gz files
+        # are accepted, so a recompressed MNIST copy is refused (with a message), never trusted.
+        _files(("f68b3c2dcbeaaa9fbdd348bbdeb94873", "d53e105ee54ea40749a09fcbcd1e9432",
+                "9fb629c4189551a2d022fa330f9573f3", "ec29112dd5afa0611ce80d1b7f02629c"),
+               (None, None, None, None)),
+        ("https://ossci-datasets.s3.amazonaws.com/mnist/",
+         "https://storage.googleapis.com/cvdf-datasets/mnist/",
+         "http://yann.lecun.com/exdb/mnist/"),
+        ("/usr/share/datasets/mnist",),
+    ),
+    "fashion_mnist": IdxSet(
+        "fashion_mnist",
+        _files(("8d4fb7e6c68d591d4c3dfef9ec88bf0d", "25c81989df183df01b3e8a0aad5dffbe",
+                "bef4ecab320f06d8554ea6380940ec79", "bb300cfdad3c16e7a12a480ee83cd310"),
+               ("c59f468a2f672dc815687fe0f83887768d799fd8a3f3276145d20f83aa44d888",
+                "bad3541b69d912435c50bb6ba87bec294ff4f6a2e1246121d8633921760443d9",
+                "5b4141f0afbad91edebe8549f8fcffe087ea10ca49f1dbef5c9a5cd8815ce37b",
+                "0402a96d92fd2663957122ceb108a494c5af83dab82d92729df917d7dec38c34")),
+        ("http://fashion-mnist.s3-website.eu-central-1.amazonaws.com/",
+         "https://github.com/zalandoresearch/fashion-mnist/raw/master/data/fashion/"),
+        ("/usr/share/datasets/fashion-mnist",),
+    ),
+}
+
+
+def cache_dir() -> Path:
+    """Where downloads and parsed arrays are kept: TJL_DATA_DIR, else the user cache dir."""
+    if os.environ.get("TJL_DATA_DIR"):
+        return Path(os.environ["TJL_DATA_DIR"])
+    base = os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache"
+    return Path(base) / "torch-jax-lessons"
+
+
+def atomic_write_bytes(path: Path, data: bytes) -> Path:
+    """Temporary file in the same directory, then rename: a reader never sees half a file."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
+    try:
+        with os.fdopen(fd, "wb") as f:
+            f.write(data)
+        os.replace(tmp, path)
+    except BaseException:
+        os.unlink(tmp)
+        raise
+    return path
+
+
+def parse_idx(payload: bytes, shape: tuple[int, ...]) -> np.ndarray:
+    """Decompressed IDX bytes -> uint8 array of ``shape``; ValueError if the header or size is wrong."""
+    ndim = len(shape)
+    header = 4 + 4 * ndim
+    if len(payload) < header:
+        raise ValueError("shorter than its header")
+    magic = int.from_bytes(payload[:4], "big")
+    dims = tuple(int.from_bytes(payload[4 + 4 * i:8 + 4 * i], "big") for i in range(ndim))
+    if magic != _MAGIC[ndim] or dims != tuple(shape):
+        raise ValueError(f"header says magic {magic:#x} dims {dims}, expected {_MAGIC[ndim]:#x} {shape}")
+    if len(payload) != header + int(np.prod(shape)):
+        raise ValueError(f"{len(payload) - header} data bytes, expected {int(np.prod(shape))}")
+    return np.frombuffer(payload, np.uint8, offset=header).reshape(shape)
+
+
+def verified_payload(blob: bytes, f: IdxFile) -> bytes:
+    """The IDX payload of ``blob`` (a .gz or a plain IDX file) if it is the published data.
+
+    Accepted: the published .gz (md5), or any file whose decompressed payload has the published
+    sha256. Raises ValueError saying what is wrong otherwise.
+    """
+    original = hashlib.md5(blob).hexdigest() == f.md5
+    try:
+        payload = gzip.decompress(blob) if blob[:2] == b"\x1f\x8b" else blob
+    except (OSError, EOFError, zlib.error) as e:
+        raise ValueError(f"not a readable gzip file ({e})") from None
+    if not original:
+        if f.payload_sha256 is None:
+            raise ValueError("checksum mismatch (and no payload checksum is known to accept a recompressed copy)")
+        if hashlib.sha256(payload).hexdigest() != f.payload_sha256:
+            raise ValueError("checksum mismatch (neither the file nor its payload is the published data)")
+    parse_idx(payload, f.shape)
+    return payload
+
+
+def _download(url: str, timeout: float) -> bytes:
+    with urllib.request.urlopen(url, timeout=timeout) as r:
+        return r.read()
+
+
+def _mirrors(s: IdxSet, mirror: str | None) -> list[str]:
+    first = [m for m in (mirror, os.environ.get("TJL_MIRROR")) if m]
+    return [m if m.endswith("/") else m + "/" for m in first] + list(s.mirrors)
+
+
+def _local_dirs(s: IdxSet) -> list[Path]:
+    extra = os.environ.get("TJL_LOCAL_DATA")
+    return [Path(d) for d in ([extra] if extra else []) + list(s.local_dirs)]
+
+
+def fetch_payload(s: IdxSet, f: IdxFile, *, mirror: str | None = None, download: bool = True,
+                  timeout: float = 30.0) -> bytes:
+    """One verified IDX payload, from a local dir, the cache or a mirror (in that order)."""
+    problems = []
+    for d in _local_dirs(s):
+        for path in (d / f.name, d / f.name.removesuffix(".gz")):
+            if path.is_file():
+                try:
+                    return verified_payload(path.read_bytes(), f)
+                except ValueError as e:     # not ours to delete: skip it and say so if all else fails
+                    problems.append(f"{path}: {e}")
+    cached = cache_dir() / s.name / f.name
+    if cached.is_file():
+        try:
+            return verified_payload(cached.read_bytes(), f)
+        except ValueError as e:
+            print(f"{cached}: {e}; deleted, fetching again", file=sys.stderr)
+            cached.unlink()
+    if not download:
+        problems.append("not cached and downloads are off")
+    else:
+        for base in _mirrors(s, mirror):
+            try:
+                blob = _download(base + f.name, timeout)
+                payload = verified_payload(blob, f)
+            except (urllib.error.URLError, OSError, ValueError) as e:
+                problems.append(f"{base}: {getattr(e, 'reason', e)}")
+                continue
+            atomic_write_bytes(cached, blob)
+            return payload
+    debian = "apt-get install dataset-fashion-mnist, " if s.name == "fashion_mnist" else ""
+    raise DataError(f"{s.name}: no valid {f.name} ({'; '.join(problems)}); {debian}put the four IDX files "
+                    "in a directory named by TJL_LOCAL_DATA, or pass --mirror URL (or set TJL_MIRROR)")
+
+
+def load_idx(name: str, *, mirror: str | None = None, download: bool = True,
+             sets: dict[str, IdxSet] | None = None):
+    """(x_train uint8 (N, 28, 28), y_train int64 (N,), x_test, y_test) of an IDX dataset."""
+    s = (sets or SETS)[name]
+    arrays = [parse_idx(fetch_payload(s, f, mirror=mirror, download=download), f.shape) for f in s.files]
+    x, y, xt, yt = arrays
+    return x, y.astype(np.int64), xt, yt.astype(np.int64)

@@ -1,0 +1,52 @@
+"""Image data sets as one type: ImageSplit, and load_images() that every image lesson calls."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from shared.data.embedded import load_embedded, stratified_split
+from shared.data.idx import load_idx
+from shared.errors import DataError
+
+DATASETS = ("mnist", "fashion_mnist")
+SOURCES = ("embedded", "full")
+
+
+@dataclass(frozen=True)
+class ImageSplit:
+    x_train: np.ndarray   # uint8 (n, 28, 28)
+    y_train: np.ndarray   # int64 (n,)
+    x_test: np.ndarray    # uint8 (m, 28, 28)
+    y_test: np.ndarray    # int64 (m,)
+
+    def select(self, classes) -> "ImageSplit":
+        """Only the images whose label is in ``classes`` (order kept); labels unchanged."""
+        keep, keep_t = np.isin(self.y_train, classes), np.isin(self.y_test, classes)
+        return ImageSplit(self.x_train[keep], self.y_train[keep], self.x_test[keep_t], self.y_test[keep_t])
+
+    def flat(self) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+        """(x_train float32 (n, 784) in [0, 1], y_train, x_test (m, 784), y_test): ToTensor's scaling, flattened."""
+        scale = lambda x: x.reshape(len(x), -1).astype(np.float32) / np.float32(255.0)
+        return scale(self.x_train), self.y_train, scale(self.x_test), self.y_test
+
+
+def load_images(dataset: str, source: str, *, classes=None, mirror: str | None = None,
+                download: bool = True) -> ImageSplit:
+    """MNIST or Fashion-MNIST as an ImageSplit, optionally only some ``classes``.
+
+    source "embedded": MNIST's 5,000 embedded digits, split 4,000 / 1,000. Fashion-MNIST has no
+    embedded copy, so it is read from a local directory or the cache only (no download).
+    source "full": the 60,000 / 10,000 IDX files (local directory, cache, then download).
+    """
+    if dataset not in DATASETS:
+        raise DataError(f"unknown dataset {dataset!r}; choose one of {', '.join(DATASETS)}")
+    if source not in SOURCES:
+        raise DataError(f"unknown data source {source!r}; choose --data embedded or --data full")
+    if dataset == "mnist" and source == "embedded":
+        x, y = load_embedded()
+        train, test = stratified_split(y)
+        split = ImageSplit(x[train], y[train], x[test], y[test])
+    else:
+        split = ImageSplit(*load_idx(dataset, mirror=mirror, download=download and source == "full"))
+    return split if classes is None else split.select(classes)
