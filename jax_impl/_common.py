@@ -123,15 +123,41 @@ def import_weights(model: nnx.Module, weights: dict[str, np.ndarray]) -> None:
     nnx.update(model, state)
 
 
+@jax.custom_vjp
 def bce_loss(p: jax.Array, y: jax.Array) -> jax.Array:
-    """torch.nn.BCELoss: mean of -(y log p + (1-y) log(1-p)), each log clamped at -100 like torch.
+    """torch.nn.BCELoss, forward and backward: mean of -(y log p + (1-y) log(1-p)).
 
-    optax.sigmoid_binary_cross_entropy works on logits and does not clamp, so a saturated
-    sigmoid would give inf here where torch gives 100.
+    Forward: each log clamped at -100 like torch, and log(1-p) computed as log1p(-p) as torch
+    does (torch 2.x; log(1 - p) differs for p < ~1e-7). optax.sigmoid_binary_cross_entropy works
+    on logits and does not clamp, so a saturated sigmoid would give inf where torch gives 100.
+    Backward: torch's own formula, dL/dp = (p - y) / max(p (1-p), 1e-12) / n. Autodiff through
+    the clamp would give 0 * inf = nan once a sigmoid saturates to exactly 1 (or 0), where
+    torch's gradient is 0; the formula also rounds like torch's.
     """
-    log_p = jnp.maximum(jnp.log(p), -100.0)
-    log_1mp = jnp.maximum(jnp.log(1.0 - p), -100.0)  # torch computes log(1 - p), not log1p(-p)
-    return -jnp.mean(y * log_p + (1.0 - y) * log_1mp)
+    return -jnp.mean(y * _clamped_log(p) + (1.0 - y) * _clamped_log1m(p))
+
+
+def _clamped_log(p):
+    return jnp.maximum(jnp.log(p), -100.0)
+
+
+def _clamped_log1m(p):
+    return jnp.maximum(jnp.log1p(-p), -100.0)
+
+
+def _bce_fwd(p, y):
+    return bce_loss(p, y), (p, y)
+
+
+def _bce_bwd(res, g):
+    p, y = res
+    eps = jnp.asarray(np.float32(1e-12), p.dtype)  # torch's EPSILON is a float, also in float64
+    grad_p = g * (p - y) / jnp.maximum((1.0 - p) * p, eps) / p.size
+    grad_y = g * (_clamped_log1m(p) - _clamped_log(p)) / p.size
+    return grad_p.astype(p.dtype), grad_y.astype(y.dtype)
+
+
+bce_loss.defvjp(_bce_fwd, _bce_bwd)
 
 
 def check_finite(losses, lesson: str) -> None:

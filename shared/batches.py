@@ -37,3 +37,16 @@ def full_batches(n: int, batch_size: int, *, shuffle: bool, seed: int, epoch: in
     order = epoch_order(n, shuffle=shuffle, seed=seed, epoch=epoch)
     k = n // batch_size
     return order[:k * batch_size].reshape(k, batch_size)
+
+
+def epoch_means(step_losses: np.ndarray, n: int, batch_size: int, *, drop_last: bool) -> np.ndarray:
+    """Each epoch's loss over the samples it saw, from the per-step batch-mean losses.
+
+    A batch's loss is its mean, so the epoch's is the batch-size-weighted mean (a smaller last
+    batch counts less). ``step_losses`` is (epochs * batches per epoch,); returns (epochs,).
+    """
+    sizes = np.full(n // batch_size, batch_size)
+    if not drop_last and n % batch_size:
+        sizes = np.append(sizes, n % batch_size)
+    per_epoch = np.asarray(step_losses, np.float64).reshape(-1, len(sizes))
+    return per_epoch @ sizes / sizes.sum()

@@ -4,6 +4,7 @@
     lessons run LESSON --framework torch|jax|both
     lessons compare LESSON|--all
     lessons parity LESSON [--dtype float64]
+    lessons bench [LESSON|--all]
 
 Bad input ends with one line on stderr that says what to do, and exit code 2.
 """
@@ -11,6 +12,7 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import json
 import sys
 from pathlib import Path
 
@@ -57,6 +59,7 @@ def _common_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--seed", type=int, help="override the lesson's seed")
     p.add_argument("--epochs", type=int, help="override the lesson's epochs (or steps) for a quick run")
     p.add_argument("--out", type=Path, default=Path("out"), help="where JSON and plots go (default: out/)")
+    p.add_argument("--mirror", help="base URL of a dataset mirror to try first (or set TJL_MIRROR)")
     p.add_argument("--no-progress", dest="progress", action="store_false", help="hide progress bars")
 
 
@@ -79,11 +82,17 @@ def parser() -> argparse.ArgumentParser:
     q.add_argument("--no-control", dest="control", action="store_false",
                    help="skip the torch-vs-nudged-torch rounding control")
     _common_options(q)
+    b = sub.add_parser("bench", help="training speed against the arithmetic floor and the course's loop")
+    b.add_argument("lesson", nargs="?")
+    b.add_argument("--all", action="store_true", help="every lesson with a benchmark (the default)")
+    b.add_argument("--repeats", type=int, default=3, help="timed runs per framework (median; default 3)")
+    _common_options(b)
     return p
 
 
 def _config(args) -> RunConfig:
-    return RunConfig(device=args.device, data=args.data, seed=args.seed, epochs=args.epochs, progress=args.progress)
+    return RunConfig(device=args.device, data=args.data, seed=args.seed, epochs=args.epochs, progress=args.progress,
+                     mirror=args.mirror)
 
 
 def cmd_list(args) -> int:
@@ -180,10 +189,44 @@ def _parity_bands(spec, cfg: RunConfig, torch_impl, jax_impl) -> int:
     return 0
 
 
+def cmd_bench(args) -> int:
+    from shared import bench
+    from shared.precision import DEFAULT
+
+    if args.repeats < 1:
+        raise LessonError(f"--repeats must be at least 1, got {args.repeats}")
+    if args.lesson:
+        names = _lesson_names(args)
+        if not specs.get(names[0]).bench:
+            raise LessonError(f"{names[0]} has no benchmark; lessons with one: "
+                              + ", ".join(s.name for s in specs.all_specs() if s.bench))
+    else:
+        names = [s.name for s in specs.all_specs() if s.bench]
+    cfg = _config(args).replace(precision=DEFAULT, progress=False)
+    modules = {fw: importlib.import_module(f"{fw}_impl._bench") for fw in FRAMEWORKS}
+    devices = {fw: implementation(fw, "_common").select_device(cfg.device) for fw in FRAMEWORKS}
+    rates = {fw: modules[fw].matmul_rate(devices[fw]) for fw in FRAMEWORKS}
+    rate = max(rates.values())
+    print("float32 matmul rate: " + ", ".join(f"{fw} {r / 1e9:.0f} GFLOP/s" for fw, r in rates.items())
+          + f"; floor uses {rate / 1e9:.0f}")
+    rows, notes = [], {}
+    for name in names:
+        spec = specs.get(name)
+        split, notes[name] = bench.bench_split(spec)
+        print(f"· {name}: {notes[name]}", file=sys.stderr, flush=True)
+        impls = {fw: implementation(fw, name) for fw in FRAMEWORKS}
+        rows += bench.measure(spec, cfg, impls, split, rate, args.repeats)
+    print()
+    print(bench.table(rows))
+    path = results.atomic_write_text(args.out / "bench.json", json.dumps(bench.as_json(rows, rates, notes), indent=1))
+    print(f"\nwrote {path}")
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     try:
         args = parser().parse_args(sys.argv[1:] if argv is None else argv)
-        return {"list": cmd_list, "run": cmd_run, "compare": cmd_run, "parity": cmd_parity}[args.command](args)
+        return {"list": cmd_list, "run": cmd_run, "compare": cmd_run, "parity": cmd_parity, "bench": cmd_bench}[args.command](args)
     except LessonError as e:
         print(f"lessons: error: {e}", file=sys.stderr)
         return EXIT_USAGE

@@ -20,6 +20,7 @@ class RunConfig:
     dtype: str = "float32"
     precision: str = STRICT
     progress: bool = True
+    mirror: str | None = None    # a download mirror tried before the built-in list
 
     def __post_init__(self):
         for value, allowed, what in (

@@ -58,6 +58,8 @@ class LessonSpec:
     targets: Mapping[str, Target]
     notes: str = ""
     parity: Mapping[str, Any] = field(default_factory=dict)
+    # `lessons bench`: {"rows": training rows, "classes": label count, "epochs": epochs timed}
+    bench: Mapping[str, Any] = field(default_factory=dict)
 
     def __post_init__(self):
         object.__setattr__(self, "hparams", MappingProxyType(dict(self.hparams)))
