@@ -89,3 +89,18 @@ def test_compare_writes_report_md(tmp_path):
     assert result.returncode == 0, result.stderr
     report = (tmp_path / "report.md").read_text()
     assert "| xor | mlp | accuracy |" in report and "![history](xor/history.png)" in report
+
+
+def test_full_data_offline_without_files_is_one_line_and_exit_2(monkeypatch, capsys, tmp_path):
+    """--data full with nothing cached or local and every mirror unreachable (a closed local port)."""
+    from shared.data import idx
+
+    monkeypatch.setenv("TJL_DATA_DIR", str(tmp_path))
+    monkeypatch.delenv("TJL_MIRROR", raising=False)
+    monkeypatch.delenv("TJL_LOCAL_DATA", raising=False)
+    offline = {k: idx.IdxSet(s.name, s.files, ("http://127.0.0.1:9/",), ()) for k, s in idx.SETS.items()}
+    monkeypatch.setattr(idx, "SETS", offline)
+    assert cli.main(["run", "gd_vs_sgd", "--framework", "torch", "--data", "full", "--no-progress"]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and err[0].startswith("lessons: error: mnist: no valid train-images")
+    assert "--mirror" in err[0] and list(tmp_path.iterdir()) == []
