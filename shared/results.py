@@ -3,11 +3,11 @@ from __future__ import annotations
 
 import json
 import math
-import os
-import tempfile
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, Iterable
+
+from shared.atomic import atomic_write_text
 
 
 @dataclass
@@ -44,20 +44,6 @@ def _jsonable(value):
     if isinstance(value, float) and not math.isfinite(value):
         return str(value)
     return value
-
-
-def atomic_write_text(path: Path, text: str) -> Path:
-    """Write through a temporary file and rename, so a reader never sees half a file."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
-    try:
-        with os.fdopen(fd, "w") as f:
-            f.write(text)
-        os.replace(tmp, path)
-    except BaseException:
-        os.unlink(tmp)
-        raise
-    return path
 
 
 def save(records: Iterable[Record], out_dir: Path) -> list[Path]:

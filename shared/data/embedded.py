@@ -13,7 +13,8 @@ from pathlib import Path
 
 import numpy as np
 
-from shared.data.idx import atomic_write_bytes, cache_dir
+from shared.atomic import atomic_write_bytes
+from shared.data.idx import cache_dir
 from shared.errors import DataError
 
 TRAIN_PER_CLASS = 400

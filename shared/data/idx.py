@@ -18,7 +18,6 @@ import gzip
 import hashlib
 import os
 import sys
-import tempfile
 import urllib.error
 import urllib.request
 import zlib
@@ -27,6 +26,7 @@ from pathlib import Path
 
 import numpy as np
 
+from shared.atomic import atomic_write_bytes
 from shared.errors import DataError
 
 _MAGIC = {3: 0x00000803, 1: 0x00000801}   # unsigned byte data, 3 or 1 dimensions
@@ -89,20 +89,6 @@ def cache_dir() -> Path:
         return Path(os.environ["TJL_DATA_DIR"])
     base = os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache"
     return Path(base) / "torch-jax-lessons"
-
-
-def atomic_write_bytes(path: Path, data: bytes) -> Path:
-    """Temporary file in the same directory, then rename: a reader never sees half a file."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
-    try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
-        os.replace(tmp, path)
-    except BaseException:
-        os.unlink(tmp)
-        raise
-    return path
 
 
 def parse_idx(payload: bytes, shape: tuple[int, ...]) -> np.ndarray:
