@@ -129,6 +129,8 @@ def cmd_run(args) -> int:
         all_records += records
         print(f"\n{spec.title}\n")
         print(results.comparison_table(records, lesson_specs))
+        print()
+        print(results.format_table(*results.detail_cells(records, spec.details)))
         figures[name] = plots.plot_lesson(spec, records, args.out)
         for path in [*results.save(records, args.out), *figures[name]]:
             print(f"wrote {path}")

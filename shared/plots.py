@@ -8,6 +8,7 @@ import matplotlib
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 
+from shared import polyfit  # noqa: E402
 from shared.results import Record  # noqa: E402
 
 STYLE = {"torch": dict(linestyle="-"), "jax": dict(linestyle="--")}
@@ -46,7 +47,7 @@ def save(fig, path: Path) -> Path:
 
 
 # Lesson-specific figures: lesson name -> function(spec, records, out_dir) -> list of paths.
-LESSON_PLOTS: dict = {}
+LESSON_PLOTS: dict = {"poly_fit": polyfit.plot_fits}
 
 
 def plot_lesson(spec, records: list[Record], out_dir: Path) -> list[Path]:

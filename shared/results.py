@@ -120,6 +120,16 @@ def comparison_table(records: list[Record], specs: dict) -> str:
     return format_table(*comparison_cells(records, specs))
 
 
+def detail_cells(records: list[Record], metrics: tuple[str, ...]) -> tuple[list[str], list[list[str]]]:
+    """One row per record: variant, framework, the given metrics, steps, steps/s and times."""
+    headers = ["variant", "framework", *metrics, "steps", "steps/s", "train s", "compile s"]
+    order = list(dict.fromkeys(r.variant for r in records))
+    rows = [[r.variant, r.framework, *(fmt(r.metrics.get(m)) for m in metrics), str(r.steps),
+             f"{r.steps_per_s:,.0f}" if r.steps and r.train_s > 0 else "-", f"{r.train_s:.3f}", f"{r.compile_s:.2f}"]
+            for r in sorted(records, key=lambda r: (order.index(r.variant), r.framework != "torch"))]
+    return headers, rows
+
+
 def markdown_table(headers: list[str], rows: list[list[str]]) -> str:
     esc = lambda c: str(c).replace("|", "\\|")
     return "\n".join(["| " + " | ".join(map(esc, headers)) + " |", "|" + "---|" * len(headers),

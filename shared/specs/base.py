@@ -60,6 +60,8 @@ class LessonSpec:
     parity: Mapping[str, Any] = field(default_factory=dict)
     # `lessons bench`: {"rows": training rows, "classes": label count, "epochs": epochs timed}
     bench: Mapping[str, Any] = field(default_factory=dict)
+    # metrics shown per framework in the run's detail table, besides the target metric
+    details: tuple[str, ...] = ()
 
     def __post_init__(self):
         object.__setattr__(self, "hparams", MappingProxyType(dict(self.hparams)))
