@@ -26,7 +26,9 @@ Twin: jax_impl/batchnorm.py. Translation hazards handled on purpose:
   BatchNorm's use_running_average and Dropout's deterministic.
 - Dropout masks come from torch's generator, seeded with the lesson seed; the twin's from JAX's.
   They differ, so the dropout model is compared across frameworks by accuracy, not loss by loss.
-- Adam: eps 1e-8 outside the sqrt, as optax.adam. fused=True: one kernel per update.
+- Adam: eps 1e-8 outside the sqrt, as optax.adam. fused=True: one kernel per update. torch
+  computes the bias correction 1 - 0.999**t in float64; optax in float32 (1.3e-5 off), so the
+  twin has its own Adam. Why float32 losses still drift apart: the spec's parity notes.
 """
 from __future__ import annotations
 

@@ -26,5 +26,8 @@ SPEC = LessonSpec(
     parity={
         "stochastic": True,   # masks come from different RNGs: `lessons parity` compares bands over seeds
         "seeds": (0, 1, 2),
+        # Mask invariants (tests): the mean of N outputs of Dropout(ones) is 1 with standard
+        # deviation sqrt(p / ((1 - p) N)); allow this many of them (false alarm ~2e-9 at 6).
+        "mask_sigmas": 6.0,
     },
 )
