@@ -28,8 +28,8 @@ Twin: torch_impl/batchnorm.py. Translation hazards handled on purpose:
 - Adam: eps 1e-8 outside the sqrt, as in torch.optim.Adam, but optax.adam's bias correction
   1 - b2**t is computed in float32 (0.999**1 -> 1 - 0.99900001 = 0.00099999, 1.3e-5 off; 5e-5 at
   step 2) where torch computes it in float64. That gap, not rounding, made float32 torch-vs-jax
-  losses drift 10x faster than torch-vs-torch64 from step 3 (plain past 1e-3 at step 29). _adam
-  below is optax.adam with the bias correction as -expm1(t log b): exact to an ulp.
+  losses drift 10x faster than torch-vs-torch64 from step 3 (plain past 1e-3 at step 29).
+  _common.adam is optax.adam with the bias correction as -expm1(t log b): exact to an ulp.
 
 Parity (`lessons parity batchnorm`; numbers in the spec's parity notes): float64 agrees to ~1e-15
 for hundreds of steps. In float32 the gap grows by rounding that training amplifies: a hidden
@@ -40,7 +40,6 @@ so bn stays close far longer than plain.
 """
 from __future__ import annotations
 
-import math
 import sys
 
 import jax
@@ -111,24 +110,6 @@ class MLP(nnx.Module):
         return self.fc3(x)
 
 
-def _adam(learning_rate: float, b1: float = 0.9, b2: float = 0.999, eps: float = 1e-8) -> optax.GradientTransformation:
-    """torch.optim.Adam: optax.adam's moments and eps, with 1 - b**t as -expm1(t log b) (no float32 cancellation)."""
-    scale = optax.scale_by_adam(b1, b2, eps)
-
-    def update(grads, state, params=None):
-        mu = optax.tree.update_moment(grads, state.mu, b1, 1)
-        nu = optax.tree.update_moment_per_elem_norm(grads, state.nu, b2, 2)
-        count = optax.safe_increment(state.count)
-
-        def correct(m, v):  # m / (1 - b1**t) / (sqrt(v / (1 - b2**t)) + eps), times -lr
-            t = count.astype(m.dtype)
-            return -learning_rate * m / -jnp.expm1(t * math.log(b1)) / (jnp.sqrt(v / -jnp.expm1(t * math.log(b2))) + eps)
-
-        return jax.tree.map(correct, mu, nu), optax.ScaleByAdamState(count=count, mu=mu, nu=nu)
-
-    return optax.GradientTransformation(scale.init, update)
-
-
 def build_model(spec, variant: str, seed: int) -> MLP:
     """A fresh model with its own layers. Every variant starts from the same Linear weights."""
     return MLP(spec.hp(variant), variant, rngs=nnx.Rngs(seed))
@@ -162,7 +143,7 @@ def fit(models: dict[str, MLP], x: jax.Array, y: jax.Array, hp: dict, *, seed: i
     apart. ``steps`` stops early (the parity check); ``on_epoch(epoch)`` returns
     {variant: {metric: value}}. Only the training steps are timed.
     """
-    optimizers = {k: nnx.Optimizer(m, _adam(hp["lr"]), wrt=nnx.Param) for k, m in models.items()}
+    optimizers = {k: nnx.Optimizer(m, _common.adam(hp["lr"]), wrt=nnx.Param) for k, m in models.items()}
     graphdef, state = nnx.split((models, optimizers))
 
     def step(state, xb, yb):
@@ -210,9 +191,9 @@ def fit(models: dict[str, MLP], x: jax.Array, y: jax.Array, hp: dict, *, seed: i
     return losses, history
 
 
-def load_data(spec, cfg: RunConfig, device: jax.Device, split=None) -> list[jax.Array]:
-    """x_train (n, 784), y_train, x_val, y_val on the device; ``split`` (an ImageSplit) replaces the lesson's data."""
-    split = load_images(spec.dataset, cfg.data) if split is None else split
+def load_data(spec, cfg: RunConfig, device: jax.Device) -> list[jax.Array]:
+    """x_train (n, 784), y_train, x_val, y_val on the device."""
+    split = load_images(spec.dataset, cfg.data)
     dtype = _common.dtype_of(cfg.dtype)
     return [jax.device_put(jnp.asarray(a, dtype if a.dtype.kind == "f" else jnp.int32), device) for a in split.flat()]
 
@@ -242,16 +223,15 @@ def train_models(spec, cfg: RunConfig, device: jax.Device, data, variants, *, we
     return models, losses, history, clock
 
 
-def run(spec, cfg: RunConfig, split=None) -> list:
+def run(spec, cfg: RunConfig) -> list:
     """The three models, trained together -> one Record each (what `lessons run/compare batchnorm` calls).
 
-    ``split`` (an ImageSplit) replaces the lesson's data, e.g. full-size Fashion-MNIST for a speed
-    measurement. Every record's train_s is the time of the one loop that trained all three models;
+    Every record's train_s is the time of the one loop that trained all three models;
     its steps are its own model's optimizer steps, so steps / train_s is the loop's rate.
     """
     device = _common.select_device(cfg.device)
     with _common.scope(cfg, device):
-        data = load_data(spec, cfg, device, split)
+        data = load_data(spec, cfg, device)
         variants = spec.variants
         _, losses, history, clock = train_models(spec, cfg, device, data, variants)
         records = []

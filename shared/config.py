@@ -7,8 +7,9 @@ from shared.errors import LessonError
 from shared.precision import DTYPES, POLICIES, STRICT
 
 DEVICES = ("cpu", "gpu", "auto")
-DATA_SOURCES = ("embedded", "full")
+DATA_SOURCES = ("embedded", "full", "fullsize")
 FRAMEWORKS = ("torch", "jax")
+LOOPS = ("ours", "course")   # course: torch's DataLoader loop as the course writes it (the bench baseline)
 
 
 @dataclass(frozen=True)
@@ -21,6 +22,7 @@ class RunConfig:
     precision: str = STRICT
     progress: bool = True
     mirror: str | None = None    # a download mirror tried before the built-in list
+    loop: str = "ours"           # "course": torch lessons train with the course's own loop
 
     def __post_init__(self):
         for value, allowed, what in (
@@ -28,6 +30,7 @@ class RunConfig:
             (self.data, DATA_SOURCES, "data"),
             (self.dtype, DTYPES, "dtype"),
             (self.precision, POLICIES, "precision"),
+            (self.loop, LOOPS, "loop"),
         ):
             if value not in allowed:
                 raise LessonError(f"unknown {what} {value!r}; choose one of: {', '.join(allowed)}")

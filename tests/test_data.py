@@ -270,3 +270,17 @@ def test_png_folder_round_trips_through_pil(tmp_path):
         assert label == s.y_train[i] and name.startswith(f"{label}/")
         np.testing.assert_array_equal(np.asarray(Image.open(root / "training" / name)), s.x_train[i])
     assert [p.name for p in tmp_path.iterdir()] == ["png"]     # no temporary directory left
+
+
+def test_fullsize_has_mnist_shapes():
+    """--data fullsize (benchmarks): MNIST's row counts, from full MNIST or Fashion-MNIST's images."""
+    from shared.data.images import MNIST_TRAIN_ROWS
+
+    try:
+        splits = {c: load_images("mnist", "fullsize", classes=c) for c in (*MNIST_TRAIN_ROWS, None)}
+    except DataError as e:
+        pytest.skip(f"neither full MNIST nor Fashion-MNIST is local: {e}")
+    for classes, rows in MNIST_TRAIN_ROWS.items():
+        assert splits[classes].x_train.shape == (rows, 28, 28)
+        assert sorted(set(splits[classes].y_train.tolist())) == list(classes)
+    assert splits[None].x_train.shape == (60000, 28, 28) and splits[None].x_test.shape == (10000, 28, 28)

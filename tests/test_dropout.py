@@ -1,10 +1,8 @@
 """dropout: the train-mode mask invariants, eval mode as the identity, and accuracy in both frameworks."""
-import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
 import torch
-from flax import nnx
 
 from jax_impl import _common as jc
 from jax_impl import dropout as jd

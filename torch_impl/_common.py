@@ -5,6 +5,7 @@ from contextlib import contextmanager
 
 import numpy as np
 import torch
+from torch.utils.data import DataLoader, TensorDataset
 
 from shared.batches import epoch_order, num_batches
 from shared.config import RunConfig
@@ -98,7 +99,7 @@ def make_record(spec, cfg: RunConfig, device: torch.device, variant: str, **fiel
 
 def fit(model: torch.nn.Module, optimizer: torch.optim.Optimizer, loss_fn, x: torch.Tensor, y: torch.Tensor, *,
         batch_size: int, shuffle: bool, drop_last: bool, seed: int, epochs: int, name: str,
-        on_epoch=None, progress: bool = False) -> tuple[np.ndarray, dict[str, list[float]]]:
+        on_epoch=None, progress: bool = False, course: bool = False) -> tuple[np.ndarray, dict[str, list[float]]]:
     """Minibatch training over the shared batch plan. Returns (per-step losses, per-epoch history).
 
     The course's loop is::
@@ -110,8 +111,11 @@ def fit(model: torch.nn.Module, optimizer: torch.optim.Optimizer, loss_fn, x: to
     Here x and y already live on the device and each batch is ``x[idx]`` for the shared plan's
     indices: the same batches without per-sample indexing and collation, and without a device
     sync per step (losses stay in a device tensor, read once). ``on_epoch(epoch)`` returns a dict
-    of metrics, evaluated in eval mode.
+    of metrics, evaluated in eval mode. ``course=True`` runs :func:`course_fit` instead.
     """
+    if course:
+        return course_fit(model, optimizer, loss_fn, x, y, batch_size=batch_size, shuffle=shuffle,
+                          drop_last=drop_last, epochs=epochs, name=name, on_epoch=on_epoch, progress=progress)
     n = len(x)
     per_epoch = num_batches(n, batch_size, drop_last=drop_last)
     whole = not shuffle and batch_size >= n  # full-batch GD: no gather at all
@@ -141,6 +145,38 @@ def fit(model: torch.nn.Module, optimizer: torch.optim.Optimizer, loss_fn, x: to
             pbar.update()
     check_finite(losses, name)
     return losses.cpu().numpy(), history
+
+
+def course_fit(model: torch.nn.Module, optimizer: torch.optim.Optimizer, loss_fn, x: torch.Tensor, y: torch.Tensor,
+               *, batch_size: int, shuffle: bool, drop_last: bool, epochs: int, name: str,
+               on_epoch=None, progress: bool = False) -> tuple[np.ndarray, dict[str, list[float]]]:
+    """The course's loop as written (``--loop course``; `lessons bench` times it as the baseline).
+
+    TensorDataset + DataLoader on the host (per-sample indexing, then collation), each batch
+    copied to the device, ``loss.item()`` every step (a sync). DataLoader's own shuffling: the
+    batches differ from the shared plan's, so use it for timing, not for parity.
+    """
+    loader = DataLoader(TensorDataset(x.cpu(), y.cpu()), batch_size=batch_size, shuffle=shuffle, drop_last=drop_last)
+    losses, history = [], {}
+    model.train()
+    with bar(epochs, f"{name} (course loop)", enabled=progress, unit="epoch") as pbar:
+        for epoch in range(epochs):
+            for xb, yb in loader:
+                xb, yb = xb.to(x.device), yb.to(x.device)
+                loss = loss_fn(model(xb), yb)
+                optimizer.zero_grad()
+                loss.backward()
+                optimizer.step()
+                losses.append(loss.item())
+            if on_epoch is not None:
+                model.eval()
+                for k, v in on_epoch(epoch).items():
+                    history.setdefault(k, []).append(v)
+                model.train()
+            pbar.update()
+    losses = np.asarray(losses)
+    check_finite(torch.as_tensor(losses), name)
+    return losses, history
 
 
 @torch.no_grad()

@@ -94,7 +94,7 @@ def evaluate(model: MLP, x: torch.Tensor, y: torch.Tensor) -> dict[str, float]:
 
 
 def fit(models: dict[str, MLP], x: torch.Tensor, y: torch.Tensor, hp: dict, *, seed: int, epochs: int,
-        clock: Stopwatch, steps: int | None = None, on_epoch=None, progress: bool = False):
+        clock: Stopwatch, steps: int | None = None, on_epoch=None, progress: bool = False, course: bool = False):
     """Train every model over the same batches, in one loop. Returns (losses (steps, len(models)), history).
 
     The course trains each model in a loop of its own::
@@ -106,9 +106,21 @@ def fit(models: dict[str, MLP], x: torch.Tensor, y: torch.Tensor, hp: dict, *, s
     and each batch trains the models one after the other, each with its own Adam: every model
     sees the batches the course's loop would give it. ``steps`` stops early (the parity check);
     ``on_epoch(epoch)`` returns {variant: {metric: value}}. Only the training steps are timed.
+    ``course=True`` (the bench's baseline) runs the course's form, one DataLoader loop per model,
+    and evaluates once, after the last epoch.
     """
     optimizers = {k: torch.optim.Adam(m.parameters(), lr=hp["lr"], fused=True) for k, m in models.items()}
     n, bs = len(x), hp["batch_size"]
+    if course:
+        columns = []
+        for k, model in models.items():
+            with clock.training():
+                step_losses, _ = _common.course_fit(model, optimizers[k], cross_entropy, x, y, batch_size=bs,
+                                                    shuffle=hp["shuffle"], drop_last=hp["drop_last"], epochs=epochs,
+                                                    name=f"batchnorm {k} torch", progress=progress)
+            columns.append(step_losses)
+        history = on_epoch(epochs - 1) if on_epoch is not None else {k: {} for k in models}
+        return np.stack(columns, axis=1), {k: {name: [v] for name, v in h.items()} for k, h in history.items()}
     per_epoch = num_batches(n, bs, drop_last=hp["drop_last"])
     total = steps or epochs * per_epoch
     losses = torch.empty(total, len(models), device=x.device, dtype=x.dtype)
@@ -138,9 +150,9 @@ def fit(models: dict[str, MLP], x: torch.Tensor, y: torch.Tensor, hp: dict, *, s
     return losses.cpu().numpy(), history
 
 
-def load_data(spec, cfg: RunConfig, device: torch.device, split=None) -> list[torch.Tensor]:
-    """x_train (n, 784), y_train, x_val, y_val on the device; ``split`` (an ImageSplit) replaces the lesson's data."""
-    split = load_images(spec.dataset, cfg.data) if split is None else split
+def load_data(spec, cfg: RunConfig, device: torch.device) -> list[torch.Tensor]:
+    """x_train (n, 784), y_train, x_val, y_val on the device."""
+    split = load_images(spec.dataset, cfg.data)
     return _common.to_tensors(*split.flat(), device=device, dtype=_common.dtype_of(cfg.dtype))
 
 
@@ -166,20 +178,20 @@ def train_models(spec, cfg: RunConfig, device: torch.device, data, variants, *, 
     hp = spec.hp()
     with _common.seeded(seed):  # the dropout masks
         losses, history = fit(models, x, y, hp, seed=seed, epochs=cfg.epochs or hp["epochs"], clock=clock,
-                              steps=steps, on_epoch=evaluate_all if on_epoch else None, progress=cfg.progress)
+                              steps=steps, on_epoch=evaluate_all if on_epoch else None, progress=cfg.progress,
+                              course=cfg.loop == "course")
     return models, losses, history, clock
 
 
-def run(spec, cfg: RunConfig, split=None) -> list:
+def run(spec, cfg: RunConfig) -> list:
     """The three models, trained together -> one Record each (what `lessons run/compare batchnorm` calls).
 
-    ``split`` (an ImageSplit) replaces the lesson's data, e.g. full-size Fashion-MNIST for a speed
-    measurement. Every record's train_s is the time of the one loop that trained all three models;
+    Every record's train_s is the time of the one loop that trained all three models;
     its steps are its own model's optimizer steps, so steps / train_s is the loop's rate.
     """
     device = _common.select_device(cfg.device)
     _common.set_precision(cfg.precision)
-    data = load_data(spec, cfg, device, split)
+    data = load_data(spec, cfg, device)
     variants = spec.variants
     _, losses, history, clock = train_models(spec, cfg, device, data, variants)
     records = []

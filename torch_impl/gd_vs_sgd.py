@@ -104,7 +104,8 @@ def train(spec, variant: str, cfg: RunConfig, device: torch.device, *, seed: int
         losses, history = _common.fit(
             model, optimizer, nn.BCELoss(), x_train, y_train, batch_size=batch_size, shuffle=hp["shuffle"],
             drop_last=False, seed=seed, epochs=epochs, name=f"{spec.name} {variant} torch",
-            on_epoch=on_epoch if evaluate else None, progress=cfg.progress)
+            on_epoch=on_epoch if evaluate else None, progress=cfg.progress,
+            course=cfg.loop == "course")
         _common.sync(device)
     clock.train_s -= eval_clock.train_s
     history = {"loss": epoch_means(losses, n, batch_size, drop_last=False).tolist(), **history}

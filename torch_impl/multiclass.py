@@ -88,7 +88,8 @@ def train(spec, variant: str, cfg: RunConfig, device: torch.device, *, seed: int
         losses, history = _common.fit(
             model, optimizer, nn.CrossEntropyLoss(), x_train, y_train, batch_size=len(x_train), shuffle=False,
             drop_last=False, seed=seed, epochs=epochs, name=f"{spec.name} torch",
-            on_epoch=on_epoch if evaluate else None, progress=cfg.progress)
+            on_epoch=on_epoch if evaluate else None, progress=cfg.progress,
+            course=cfg.loop == "course")
         _common.sync(device)
     clock.train_s -= eval_clock.train_s
     return model, losses, {"loss": losses.tolist(), **history}, clock, data

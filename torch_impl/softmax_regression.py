@@ -141,7 +141,8 @@ def train(spec, cfg: RunConfig, device: torch.device, *, seed: int, weights=None
         losses, history = _common.fit(
             model, optimizer, nn.CrossEntropyLoss(), x_train, y_train, batch_size=hp["batch_size"],
             shuffle=hp["shuffle"], drop_last=hp["drop_last"], seed=seed, epochs=epochs,
-            name=f"{spec.name} torch", on_epoch=on_epoch if evaluate else None, progress=cfg.progress)
+            name=f"{spec.name} torch", on_epoch=on_epoch if evaluate else None, progress=cfg.progress,
+            course=cfg.loop == "course")
         _common.sync(device)
     clock.train_s -= eval_clock.train_s
     history = {"loss": epoch_means(losses, len(x_train), hp["batch_size"], drop_last=hp["drop_last"]).tolist(),

@@ -10,7 +10,9 @@ from shared.data.idx import load_idx
 from shared.errors import DataError
 
 DATASETS = ("mnist", "fashion_mnist")
-SOURCES = ("embedded", "full")
+SOURCES = ("embedded", "full", "fullsize")
+# MNIST's training rows for the class selections the lessons use (the shapes benchmarks need)
+MNIST_TRAIN_ROWS = {(0, 1): 12_665, (0, 1, 2): 18_623}
 
 
 @dataclass(frozen=True)
@@ -38,11 +40,16 @@ def load_images(dataset: str, source: str, *, classes=None, mirror: str | None =
     source "embedded": MNIST's 5,000 embedded digits, split 4,000 / 1,000. Fashion-MNIST has no
     embedded copy, so it is read from a local directory or the cache only (no download).
     source "full": the 60,000 / 10,000 IDX files (local directory, cache, then download).
+    source "fullsize" (benchmarks): MNIST's full shapes without a download. Full MNIST when it is
+    local or cached; otherwise Fashion-MNIST's images as a stand-in, cut to MNIST's row count for
+    ``classes`` (12,665 for 0/1, 18,623 for 0/1/2) with labels taken mod the class count.
     """
     if dataset not in DATASETS:
         raise DataError(f"unknown dataset {dataset!r}; choose one of {', '.join(DATASETS)}")
     if source not in SOURCES:
         raise DataError(f"unknown data source {source!r}; choose --data embedded or --data full")
+    if source == "fullsize":
+        return _fullsize(dataset, classes)
     if dataset == "mnist" and source == "embedded":
         x, y = load_embedded()
         train, test = stratified_split(y)
@@ -50,3 +57,18 @@ def load_images(dataset: str, source: str, *, classes=None, mirror: str | None =
     else:
         split = ImageSplit(*load_idx(dataset, mirror=mirror, download=download and source == "full"))
     return split if classes is None else split.select(classes)
+
+
+def _fullsize(dataset: str, classes) -> ImageSplit:
+    try:
+        split = ImageSplit(*load_idx(dataset, download=False))
+        return split if classes is None else split.select(classes)
+    except DataError:
+        if dataset != "mnist":
+            raise
+    stand_in = ImageSplit(*load_idx("fashion_mnist", download=False))
+    k = 10 if classes is None else len(classes)
+    if classes is not None and tuple(classes) != tuple(range(k)):
+        raise DataError(f"fullsize data needs classes 0..k-1, got {tuple(classes)}")
+    rows = MNIST_TRAIN_ROWS.get(tuple(classes), 60_000) if classes is not None else 60_000
+    return ImageSplit(stand_in.x_train[:rows], stand_in.y_train[:rows] % k, stand_in.x_test, stand_in.y_test % k)

@@ -28,6 +28,7 @@ SPEC = LessonSpec(
         "bn": Target("test_accuracy", at_least=0.85, framework_tol=0.02),
         "dropout": Target("test_accuracy", at_least=0.85, framework_tol=0.02),
     },
+    bench={"epochs": 1, "together": True},   # 1,875 steps per model on 60,000 rows
     parity={
         "variants": ("plain", "bn"),   # deterministic; the dropout model's masks differ by framework
         "steps": 10, "loss_rel": 1e-5,  # first steps from torch's initial weights, float32

@@ -18,6 +18,7 @@ SPEC = LessonSpec(
         "mlp": Target("test_accuracy", at_least=0.97, framework_tol=0.01),
     },
     notes="On full MNIST the course reports train accuracy 0.9827.",
+    bench={"epochs": 50},
     parity={
         "variants": ("mlp",),
         "steps": None,        # the whole run: 100 full-batch steps

@@ -28,11 +28,22 @@ SPEC = LessonSpec(
         "rmsprop": Target("test_accuracy", at_least=0.85, framework_tol=0.01),
         "adam": Target("test_accuracy", at_least=0.85, framework_tol=0.01),
     },
-    notes="",
+    notes=("At the spec's 5 epochs (CPU, seed 0) every optimizer passes: test accuracy torch / jax "
+           "sgd 0.861 / 0.859, momentum 0.858 / 0.860, rmsprop 0.874 / 0.876, adam 0.877 / 0.867. Each "
+           "framework starts from its own initial weights there, so adam's |Δ| 0.0099 is mostly the "
+           "init draw: from torch's weights in both (tests/test_quickstart.py) adam gives 0.877 / 0.872."),
+    bench={"epochs": 1},
     parity={
         "variants": ("sgd", "momentum", "rmsprop", "adam"),
         "steps": 10,             # rounded up to whole epochs: one epoch, 938 steps
         "first_steps": 10, "loss_rel": 1e-5,
+        # Adam is left out of the first-steps loss check: on this network it turns rounding
+        # into lr-sized steps from step 1 (parameters whose gradient is at rounding level move
+        # by +-lr, m / sqrt(v) ~ sign(g)). torch float32 against torch float64, same weights:
+        # after 4 steps the parameter displacements differ by 33% (median), and JAX's loss is
+        # 2e-4 off torch's by step 7. Adam's update itself is checked on the same gradients
+        # (optimizer_steps) and its training by accuracy from torch's weights.
+        "first_steps_variants": ("sgd", "momentum", "rmsprop"),
         "optimizer_steps": 5, "optimizer_rel": 1e-6,  # torch.optim vs optax on the same gradients
     },
 )
