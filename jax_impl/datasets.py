@@ -39,7 +39,7 @@ import optax
 from flax import nnx
 from PIL import Image
 
-from shared.batches import batch_plan, num_batches
+from shared.batches import batch_plan, epochs_for
 from shared.config import RunConfig
 from shared.data import export_png_folder, linear_data, load_images, read_annotations, toy_data
 from shared.specs.datasets import batch_checksum, transform_split
@@ -224,7 +224,7 @@ def parity_trace(spec, cfg: RunConfig, weights: dict, steps: int | None = None, 
     """
     device = _common.select_device(cfg.device)
     hp = spec.hp(variant)
-    epochs = None if steps is None else -(-steps // num_batches(hp["n"], hp["batch_size"] or hp["n"], drop_last=False))
+    epochs = epochs_for(steps, hp["n"], hp["batch_size"] or hp["n"], drop_last=False)
     with _common.scope(cfg, device):
         model, losses, _, _ = fit_linear(hp, cfg.replace(progress=False), device, seed=cfg.seed_for(spec),
                                          weights=weights, epochs=epochs)

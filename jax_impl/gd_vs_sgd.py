@@ -27,7 +27,7 @@ import jax.numpy as jnp
 import numpy as np
 from flax import nnx
 
-from shared.batches import epoch_means, num_batches
+from shared.batches import epoch_means, epochs_for
 from shared.config import RunConfig
 from shared.data import load_images
 from shared.timing import Stopwatch
@@ -130,7 +130,7 @@ def parity_trace(spec, cfg: RunConfig, weights: dict, steps: int | None = None, 
     epochs = None
     if steps is not None:
         n = len(load_data(hp, cfg.data)[0])
-        epochs = -(-steps // num_batches(n, batch_size_of(hp, cfg.data, n), drop_last=False))
+        epochs = epochs_for(steps, n, batch_size_of(hp, cfg.data, n), drop_last=False)
     with _common.scope(cfg, device):
         model, losses, _, _, (x_train, y_train, x_test, y_test) = train(
             spec, variant, cfg.replace(progress=False), device, seed=cfg.seed_for(spec), weights=weights,

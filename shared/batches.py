@@ -50,3 +50,8 @@ def epoch_means(step_losses: np.ndarray, n: int, batch_size: int, *, drop_last: 
         sizes = np.append(sizes, n % batch_size)
     per_epoch = np.asarray(step_losses, np.float64).reshape(-1, len(sizes))
     return per_epoch @ sizes / sizes.sum()
+
+
+def epochs_for(steps: int | None, n: int, batch_size: int, *, drop_last: bool) -> int | None:
+    """The whole epochs that cover ``steps`` optimizer steps (a parity trace's length); None stays None."""
+    return None if steps is None else -(-steps // num_batches(n, batch_size, drop_last=drop_last))

@@ -35,7 +35,7 @@ from torch.utils.data import DataLoader, Dataset, TensorDataset
 from torchvision.io import read_image
 from torchvision.transforms import Lambda, ToTensor
 
-from shared.batches import epoch_order, num_batches
+from shared.batches import epoch_order, epochs_for
 from shared.config import RunConfig
 from shared.data import export_png_folder, linear_data, load_images, read_annotations, toy_data
 from shared.specs.datasets import batch_checksum, transform_split
@@ -211,7 +211,7 @@ def parity_trace(spec, cfg: RunConfig, weights: dict, steps: int | None = None, 
     device = _common.select_device(cfg.device)
     _common.set_precision(cfg.precision)
     hp = spec.hp(variant)
-    epochs = None if steps is None else -(-steps // num_batches(hp["n"], hp["batch_size"] or hp["n"], drop_last=False))
+    epochs = epochs_for(steps, hp["n"], hp["batch_size"] or hp["n"], drop_last=False)
     model, losses, _, _ = fit_linear(hp, cfg.replace(progress=False), device, seed=cfg.seed_for(spec),
                                      weights=weights, epochs=epochs)
     return {"losses": losses, "weights": _common.export_weights(model), "slope": slope(model)}

@@ -31,7 +31,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from shared.batches import epoch_means, num_batches
+from shared.batches import epoch_means, epochs_for
 from shared.config import RunConfig
 from shared.data import load_images
 from shared.timing import Stopwatch
@@ -140,7 +140,7 @@ def parity_trace(spec, cfg: RunConfig, weights: dict, steps: int | None = None, 
     epochs = None
     if steps is not None:
         n = len(load_data(hp, cfg.data)[0])
-        epochs = -(-steps // num_batches(n, batch_size_of(hp, cfg.data, n), drop_last=False))
+        epochs = epochs_for(steps, n, batch_size_of(hp, cfg.data, n), drop_last=False)
     model, losses, _, _, (x_train, y_train, x_test, y_test) = train(
         spec, variant, cfg.replace(progress=False), device, seed=cfg.seed_for(spec), weights=weights,
         epochs=epochs, evaluate=False)

@@ -33,7 +33,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from shared.batches import epoch_means, num_batches
+from shared.batches import epoch_means, epochs_for
 from shared.config import RunConfig
 from shared.data import load_images
 from shared.timing import Stopwatch
@@ -154,7 +154,7 @@ def parity_trace(spec, cfg: RunConfig, weights: dict, steps: int | None = None, 
     epochs = None
     if steps is not None:
         n = len(load_data(cfg.data)[0])
-        epochs = -(-steps // num_batches(n, hp["batch_size"], drop_last=hp["drop_last"]))
+        epochs = epochs_for(steps, n, hp["batch_size"], drop_last=hp["drop_last"])
     model, losses, _, _, (_, _, x_test, y_test) = train(
         spec, variant, cfg.replace(progress=False), device, seed=cfg.seed_for(spec), weights=weights,
         epochs=epochs, with_eval=False)
