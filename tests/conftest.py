@@ -41,3 +41,29 @@ def device(request) -> str:
 def cfg(device) -> RunConfig:
     """Strict precision (TF32 off), no progress bars, on each available device."""
     return RunConfig(device=device, progress=False)
+
+
+@pytest.fixture(scope="module")
+def memo() -> dict:
+    """A per-module cache: a test module runs its lesson once per device (or per key)."""
+    return {}
+
+
+def cached(memo: dict, key, compute):
+    if key not in memo:
+        memo[key] = compute()
+    return memo[key]
+
+
+def run_both(memo: dict, spec, impls: dict, cfg: RunConfig) -> dict:
+    """{framework: {variant: Record}}: the lesson's run in each framework, once per device."""
+    return cached(memo, ("run", cfg.device),
+                  lambda: {fw: {r.variant: r for r in impl.run(spec, cfg)} for fw, impl in impls.items()})
+
+
+def assert_target_in_both(spec, records: dict, variant: str) -> None:
+    """Both frameworks meet the variant's target, and differ by at most its framework tolerance."""
+    target = spec.targets[variant]
+    values = {fw: recs[variant].metrics[target.metric] for fw, recs in records.items()}
+    assert all(target.check(v) for v in values.values()), values
+    assert abs(values["torch"] - values["jax"]) <= target.framework_tol, values

@@ -2,6 +2,7 @@
 both frameworks reach the spec's accuracy, and they step alike from the same weights."""
 import numpy as np
 import pytest
+from conftest import assert_target_in_both, cached, run_both
 
 from jax_impl import softmax_regression as jx
 from shared import parity, specs
@@ -13,30 +14,16 @@ IMPLS = {"torch": tx, "jax": jx}
 FORMS = [f.__name__ for f in tx.COST_FORMS]
 
 
-@pytest.fixture(scope="module")
-def runs():
-    return {}  # device -> {framework: {variant: Record}}, the lesson run once per device
-
-
 @pytest.fixture
-def records(cfg, runs):
-    if cfg.device not in runs:
-        runs[cfg.device] = {fw: {r.variant: r for r in impl.run(SPEC, cfg)} for fw, impl in IMPLS.items()}
-    return runs[cfg.device]
+def records(cfg, memo):
+    return run_both(memo, SPEC, IMPLS, cfg)
 
 
-@pytest.fixture(scope="module")
-def traces():
-    return {}  # (device, dtype, whose initial weights) -> {framework: parity trace}
-
-
-def trace_pair(cfg, traces, init="torch"):
+def trace_pair(cfg, memo, init="torch"):
     """Both frameworks' whole MNIST run from torch's initial weights, or ("own") each from its own."""
-    key = (cfg.device, cfg.dtype, init)
-    if key not in traces:
-        traces[key] = {fw: impl.parity_trace(SPEC, cfg, IMPLS[fw if init == "own" else init].init_weights(
-            SPEC, SPEC.seed), SPEC.parity["steps"]) for fw, impl in IMPLS.items()}
-    return traces[key]
+    return cached(memo, ("trace", cfg.device, cfg.dtype, init), lambda: {
+        fw: impl.parity_trace(SPEC, cfg, IMPLS[fw if init == "own" else init].init_weights(SPEC, SPEC.seed),
+                              SPEC.parity["steps"]) for fw, impl in IMPLS.items()})
 
 
 def reference_cost(z: np.ndarray, y: np.ndarray) -> float:
@@ -74,13 +61,10 @@ def test_cost_forms_record_in_both_frameworks(records):
 
 
 def test_mnist_reaches_target_in_both_frameworks(records):
-    target = SPEC.targets["mnist"]
-    values = {fw: recs["mnist"].metrics[target.metric] for fw, recs in records.items()}
-    assert all(target.check(v) for v in values.values()), values
-    assert abs(values["torch"] - values["jax"]) <= target.framework_tol, values
+    assert_target_in_both(SPEC, records, "mnist")
 
 
-def test_test_set_is_evaluated_on_0_1_pixels_like_training(cfg, records, traces):
+def test_test_set_is_evaluated_on_0_1_pixels_like_training(cfg, records, memo):
     """The reported test metrics are the final model's on x_test / 255, the course's bug's on raw x_test.
 
     Each framework's run is replayed from its own initial weights (parity_trace), which gives the
@@ -88,7 +72,7 @@ def test_test_set_is_evaluated_on_0_1_pixels_like_training(cfg, records, traces)
     """
     split = load_images("mnist", cfg.data)
     raw = split.x_test.reshape(len(split.y_test), -1).astype(np.float64)
-    for fw, trace in trace_pair(cfg, traces, init="own").items():
+    for fw, trace in trace_pair(cfg, memo, init="own").items():
         metrics = records[fw]["mnist"].metrics
         assert trace["test_accuracy"] == metrics["test_accuracy"], fw  # the replay is the run
         w, b = trace["weights"]["weight"].astype(np.float64), trace["weights"]["bias"].astype(np.float64)
@@ -100,17 +84,17 @@ def test_test_set_is_evaluated_on_0_1_pixels_like_training(cfg, records, traces)
                                        rtol=SPEC.parity["loss_rel"], err_msg=f"{fw} test_loss{suffix}")
 
 
-def test_losses_match_from_torch_weights(cfg, traces):
+def test_losses_match_from_torch_weights(cfg, memo):
     p = SPEC.parity
-    t, j = (trace_pair(cfg, traces)[fw]["losses"] for fw in ("torch", "jax"))
+    t, j = (trace_pair(cfg, memo)[fw]["losses"] for fw in ("torch", "jax"))
     assert t.shape == j.shape and len(t) >= p["first_steps"]
     np.testing.assert_allclose(j[:p["first_steps"]], t[:p["first_steps"]], rtol=p["loss_rel"], atol=0)
     np.testing.assert_allclose(j[-1], t[-1], rtol=p["final_rel"], atol=0)
 
 
-def test_float64_losses_match_at_every_step(cfg, traces):
+def test_float64_losses_match_at_every_step(cfg, memo):
     """`lessons parity softmax_regression --dtype float64`: the whole run within parity.FLOAT64_BOUND per step."""
-    pair = trace_pair(cfg.replace(dtype="float64"), traces)
+    pair = trace_pair(cfg.replace(dtype="float64"), memo)
     t, j = pair["torch"]["losses"], pair["jax"]["losses"]
     assert t.dtype == j.dtype == np.float64
     rel = parity.rel_diff(t, j)
