@@ -28,6 +28,7 @@ import numpy as np
 
 from shared.atomic import atomic_write_bytes
 from shared.errors import DataError
+from shared.progress import bar
 
 _MAGIC = {3: 0x00000803, 1: 0x00000801}   # unsigned byte data, 3 or 1 dimensions
 
@@ -127,8 +128,14 @@ def verified_payload(blob: bytes, f: IdxFile) -> bytes:
 
 
 def _download(url: str, timeout: float) -> bytes:
-    with urllib.request.urlopen(url, timeout=timeout) as r:
-        return r.read()
+    """The body at ``url``, with a progress bar in bytes."""
+    chunks = []
+    with urllib.request.urlopen(url, timeout=timeout) as r, \
+            bar(int(r.headers.get("Content-Length") or 0) or None, url.rsplit("/", 1)[-1], unit="B") as pbar:
+        while chunk := r.read(1 << 16):
+            chunks.append(chunk)
+            pbar.update(len(chunk))
+    return b"".join(chunks)
 
 
 def _mirrors(s: IdxSet, mirror: str | None) -> list[str]:
