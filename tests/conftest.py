@@ -67,3 +67,10 @@ def assert_target_in_both(spec, records: dict, variant: str) -> None:
     values = {fw: recs[variant].metrics[target.metric] for fw, recs in records.items()}
     assert all(target.check(v) for v in values.values()), values
     assert abs(values["torch"] - values["jax"]) <= target.framework_tol, values
+
+
+def trace_both(memo: dict, spec, impls: dict, cfg: RunConfig, variant: str) -> dict:
+    """{framework: parity trace} from torch's initial weights, once per (device, dtype, variant)."""
+    weights = lambda: impls["torch"].init_weights(spec, spec.seed, variant=variant)
+    return cached(memo, ("trace", cfg.device, cfg.dtype, variant), lambda: {
+        fw: impl.parity_trace(spec, cfg, weights(), spec.parity["steps"], variant=variant) for fw, impl in impls.items()})

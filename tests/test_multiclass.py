@@ -1,7 +1,7 @@
 """multiclass: MNIST 0/1/2 reaches the spec's accuracy in both frameworks, and steps alike from the same weights."""
 import numpy as np
 import pytest
-from conftest import assert_target_in_both, cached, run_both
+from conftest import assert_target_in_both, run_both, trace_both
 
 from jax_impl import multiclass as jx
 from shared import parity, specs
@@ -14,13 +14,6 @@ IMPLS = {"torch": tx, "jax": jx}
 @pytest.fixture
 def records(cfg, memo):
     return run_both(memo, SPEC, IMPLS, cfg)
-
-
-def trace_pair(cfg, memo, variant):
-    """Both frameworks' parity traces from torch's initial weights, once per (device, dtype, variant)."""
-    weights = lambda: tx.init_weights(SPEC, SPEC.seed, variant=variant)
-    return cached(memo, ("trace", cfg.device, cfg.dtype, variant), lambda: {
-        fw: impl.parity_trace(SPEC, cfg, weights(), SPEC.parity["steps"], variant=variant) for fw, impl in IMPLS.items()})
 
 
 @pytest.mark.parametrize("variant", SPEC.variants)
@@ -41,7 +34,7 @@ def test_cross_entropy_is_torchs():
 @pytest.mark.parametrize("variant", SPEC.parity["variants"])
 def test_losses_match_from_torch_weights(cfg, memo, variant):
     p = SPEC.parity
-    t, j = (trace_pair(cfg, memo, variant)[fw]["losses"] for fw in ("torch", "jax"))
+    t, j = (trace_both(memo, SPEC, IMPLS, cfg, variant)[fw]["losses"] for fw in ("torch", "jax"))
     assert t.shape == j.shape and len(t) >= p["first_steps"]
     np.testing.assert_allclose(j[:p["first_steps"]], t[:p["first_steps"]], rtol=p["loss_rel"], atol=0)
     np.testing.assert_allclose(j[-1], t[-1], rtol=p["final_rel"], atol=0)
@@ -50,7 +43,7 @@ def test_losses_match_from_torch_weights(cfg, memo, variant):
 @pytest.mark.parametrize("variant", SPEC.parity["variants"])
 def test_float64_losses_match_at_every_step(cfg, memo, variant):
     """`lessons parity multiclass --dtype float64`: the whole run within parity.FLOAT64_BOUND per step."""
-    pair = trace_pair(cfg.replace(dtype="float64"), memo, variant)
+    pair = trace_both(memo, SPEC, IMPLS, cfg.replace(dtype="float64"), variant)
     t, j = pair["torch"]["losses"], pair["jax"]["losses"]
     assert t.dtype == j.dtype == np.float64
     rel = parity.rel_diff(t, j)
