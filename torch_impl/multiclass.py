@@ -62,6 +62,11 @@ def accuracy(model: Net, x: torch.Tensor, y: torch.Tensor) -> float:
     return float((_common.predict(model, x).argmax(dim=1) == y).float().mean())
 
 
+def cross_entropy(logits: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
+    """nn.CrossEntropyLoss(): mean over the batch of -log softmax(logits)[label]."""
+    return nn.functional.cross_entropy(logits, labels)
+
+
 def train(spec, variant: str, cfg: RunConfig, device: torch.device, *, seed: int, weights=None,
           epochs: int | None = None, evaluate: bool = True):
     """Train full-batch. Returns (model, per-step losses, per-epoch history, Stopwatch, data).
@@ -86,7 +91,7 @@ def train(spec, variant: str, cfg: RunConfig, device: torch.device, *, seed: int
 
     with clock.training():
         losses, history = _common.fit(
-            model, optimizer, nn.CrossEntropyLoss(), x_train, y_train, batch_size=len(x_train), shuffle=False,
+            model, optimizer, cross_entropy, x_train, y_train, batch_size=len(x_train), shuffle=False,
             drop_last=False, seed=seed, epochs=epochs, name=f"{spec.name} torch",
             on_epoch=on_epoch if evaluate else None, progress=cfg.progress,
             course=cfg.loop == "course")
