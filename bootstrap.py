@@ -1,11 +1,13 @@
 """Create the environment from pinned versions, then run the demo or the tests.
 
-    python3 bootstrap.py demo   # every lesson, both frameworks, embedded data: table + plots
-    python3 bootstrap.py test   # the test suite
+    python3 bootstrap.py demo           # every lesson, both frameworks, embedded data: table + plots
+    python3 bootstrap.py test           # the test suite
+    python3 bootstrap.py test --lower   # the test suite at the lowest versions pyproject.toml allows
 
 Only the standard library is used here: this runs on a machine that has nothing but python3.
-The virtual environment lives in .venv and is reused while pyproject.toml and constraints.txt
-are unchanged.
+The virtual environment lives in .venv (from constraints.txt, the tested exact versions), or with
+--lower in .venv-lower (from constraints-lower.txt, every dependency at its declared floor). Each
+is reused while pyproject.toml and its constraints file are unchanged.
 """
 import hashlib
 import os
@@ -15,44 +17,47 @@ import venv
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent
-VENV = ROOT / ".venv"
-STAMP = VENV / ".installed"
+ENVS = {False: (ROOT / ".venv", "constraints.txt"), True: (ROOT / ".venv-lower", "constraints-lower.txt")}
 
 
-def _fingerprint() -> str:
+def _fingerprint(constraints: str) -> str:
     h = hashlib.sha256()
-    for name in ("pyproject.toml", "constraints.txt"):
+    for name in ("pyproject.toml", constraints):
         h.update((ROOT / name).read_bytes())
     return h.hexdigest()
 
 
-def ensure_env() -> Path:
-    """Create .venv and install the project (editable) with the pinned constraints."""
-    python = VENV / "bin" / "python"
-    if STAMP.exists() and STAMP.read_text() == _fingerprint() and python.exists():
+def ensure_env(lower: bool = False) -> Path:
+    """Create the venv and install the project (editable) with its constraints file."""
+    env, constraints = ENVS[lower]
+    python, stamp = env / "bin" / "python", env / ".installed"
+    if stamp.exists() and stamp.read_text() == _fingerprint(constraints) and python.exists():
         return python
     if not python.exists():
-        print("bootstrap: creating .venv", flush=True)
-        venv.EnvBuilder(with_pip=True).create(VENV)
-    print("bootstrap: installing pinned dependencies (constraints.txt)", flush=True)
+        print(f"bootstrap: creating {env.name}", flush=True)
+        venv.EnvBuilder(with_pip=True).create(env)
+    print(f"bootstrap: installing pinned dependencies ({constraints})", flush=True)
     subprocess.run(
         [str(python), "-m", "pip", "install", "--disable-pip-version-check", "-q",
-         "-c", str(ROOT / "constraints.txt"), "-e", f"{ROOT}[test]"],
+         "-c", str(ROOT / constraints), "-e", f"{ROOT}[test]"],
         check=True,
     )
-    STAMP.write_text(_fingerprint())
+    stamp.write_text(_fingerprint(constraints))
     return python
 
 
 def main(argv: list[str]) -> int:
     if not argv or argv[0] not in ("demo", "test"):
-        print("usage: python3 bootstrap.py demo|test [extra args]", file=sys.stderr)
+        print("usage: python3 bootstrap.py demo|test [--lower] [extra args]", file=sys.stderr)
         return 2
-    python = ensure_env()
     cmd, extra = argv[0], argv[1:]
+    lower = extra[:1] == ["--lower"]
+    if lower:
+        extra = extra[1:]
+    python = ensure_env(lower)
     env = dict(os.environ, PYTHONUNBUFFERED="1")
     if cmd == "demo":
-        args = [str(VENV / "bin" / "lessons"), "compare", "--all", *extra]
+        args = [str(python.parent / "lessons"), "compare", "--all", *extra]
     else:
         args = [str(python), "-m", "pytest", *extra]
     return subprocess.run(args, cwd=ROOT, env=env).returncode

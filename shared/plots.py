@@ -1,6 +1,7 @@
 """PNG plots with both frameworks overlaid (torch solid, jax dashed). Needs no display."""
 from __future__ import annotations
 
+import io
 from pathlib import Path
 
 import matplotlib
@@ -9,12 +10,13 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 
 from shared import polyfit  # noqa: E402
+from shared.atomic import atomic_write_bytes, atomic_write_group  # noqa: E402
 from shared.results import Record  # noqa: E402
 
 STYLE = {"torch": dict(linestyle="-"), "jax": dict(linestyle="--")}
 
 
-def plot_history(records: list[Record], path: Path, title: str, keys: list[str] | None = None) -> Path:
+def history_png(records: list[Record], title: str, keys: list[str] | None = None) -> bytes:
     """One panel per history key; one line per (variant, framework)."""
     keys = keys or sorted({k for r in records for k in r.history})
     fig, axes = plt.subplots(1, len(keys), figsize=(5 * len(keys), 4), squeeze=False)
@@ -33,28 +35,37 @@ def plot_history(records: list[Record], path: Path, title: str, keys: list[str] 
             ax.set_yscale("log")
         ax.legend(fontsize=7)
     fig.suptitle(title)
-    return save(fig, path)
+    return png_bytes(fig)
+
+
+def png_bytes(fig) -> bytes:
+    """The figure as PNG bytes; the figure is closed."""
+    fig.tight_layout()
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png", dpi=100)
+    plt.close(fig)
+    return buf.getvalue()
 
 
 def save(fig, path: Path) -> Path:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fig.tight_layout()
-    tmp = path.with_name(f".{path.name}.tmp.png")
-    fig.savefig(tmp, dpi=100)
-    plt.close(fig)
-    tmp.replace(path)
-    return path
+    """Write the figure to ``path`` atomically (see shared.atomic)."""
+    return atomic_write_bytes(path, png_bytes(fig))
 
 
-# Lesson-specific figures: lesson name -> function(spec, records, out_dir) -> list of paths.
+# Lesson-specific figures: lesson name -> function(spec, records, out_dir) -> {path: PNG bytes}.
 LESSON_PLOTS: dict = {"poly_fit": polyfit.plot_fits}
 
 
-def plot_lesson(spec, records: list[Record], out_dir: Path) -> list[Path]:
-    """The lesson's plots: its history curves, plus any lesson-specific figure."""
-    paths = []
+def lesson_pngs(spec, records: list[Record], out_dir: Path) -> dict[Path, bytes]:
+    """The lesson's plots, not yet written: its history curves, plus any lesson-specific figure."""
+    pngs = {}
     if any(r.history for r in records):
-        paths.append(plot_history(records, out_dir / spec.name / "history.png", spec.title))
+        pngs[out_dir / spec.name / "history.png"] = history_png(records, spec.title)
     if spec.name in LESSON_PLOTS:
-        paths += LESSON_PLOTS[spec.name](spec, records, out_dir)
-    return paths
+        pngs.update(LESSON_PLOTS[spec.name](spec, records, out_dir))
+    return pngs
+
+
+def plot_lesson(spec, records: list[Record], out_dir: Path) -> list[Path]:
+    """Write the lesson's plots, all or none of them."""
+    return atomic_write_group(lesson_pngs(spec, records, out_dir))

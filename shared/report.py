@@ -4,7 +4,8 @@ from __future__ import annotations
 import datetime as dt
 from pathlib import Path
 
-from shared.results import Record, atomic_write_text, comparison_cells, markdown_table
+from shared.atomic import atomic_write_text
+from shared.results import Record, comparison_cells, markdown_table
 
 
 def write_report(out_dir: Path, lesson_specs: dict, records: list[Record], plots: dict[str, list[Path]],
@@ -14,12 +15,14 @@ def write_report(out_dir: Path, lesson_specs: dict, records: list[Record], plots
     for r in records:
         versions.update(r.versions)
     devices = sorted({r.device for r in records}) or ["-"]
+    machines = sorted({", ".join(f"{k} {v}" for k, v in r.machine.items()) for r in records if r.machine}) or ["-"]
     lines = [
         "# torch-jax-lessons: comparison report", "",
         f"- date: {dt.datetime.now(dt.timezone.utc):%Y-%m-%d %H:%M} UTC",
         f"- device: {', '.join(devices)}; data: {', '.join(sorted({r.data for r in records})) or '-'}; "
         f"precision: {', '.join(sorted({r.precision for r in records})) or '-'} (TF32 off when strict)",
-        f"- versions: {', '.join(f'{k} {v}' for k, v in sorted(versions.items()))}", "",
+        f"- versions: {', '.join(f'{k} {v}' for k, v in sorted(versions.items()))}",
+        f"- machine: {'; '.join(machines)}", "",
         "## All lessons", "", markdown_table(*comparison_cells(records, lesson_specs)), "",
         "Times are steady training seconds; JAX's compile time is in parentheses.", "",
     ]

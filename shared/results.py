@@ -3,11 +3,30 @@ from __future__ import annotations
 
 import json
 import math
+import os
+import platform
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, Iterable
 
-from shared.atomic import atomic_write_text
+
+def machine_info() -> dict[str, Any]:
+    """The facts float32 results depend on: the CPU model, its core count, and OMP_NUM_THREADS when
+    set. A framework adds its own thread count (torch's) where it makes the record."""
+    info: dict[str, Any] = {"cpu": _cpu_model(), "cpu_count": os.cpu_count()}
+    if os.environ.get("OMP_NUM_THREADS"):
+        info["omp_num_threads"] = os.environ["OMP_NUM_THREADS"]
+    return info
+
+
+def _cpu_model() -> str:
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or platform.machine() or "unknown"
 
 
 @dataclass
@@ -28,6 +47,7 @@ class Record:
     seed: int = 0
     versions: dict[str, str] = field(default_factory=dict)
     extras: dict[str, Any] = field(default_factory=dict)  # lesson-specific arrays for plots
+    machine: dict[str, Any] = field(default_factory=machine_info)  # float32 results depend on it
 
     @property
     def steps_per_s(self) -> float:
@@ -46,20 +66,19 @@ def _jsonable(value):
     return value
 
 
-def save(records: Iterable[Record], out_dir: Path) -> list[Path]:
-    """One JSON file per (lesson, framework, device, data), holding that run's variant records."""
+def json_files(records: Iterable[Record], out_dir: Path) -> dict[Path, bytes]:
+    """One JSON file per (lesson, framework, device, data), holding that run's variant records: not yet written."""
     groups: dict[tuple, list[Record]] = {}
     for r in records:
         groups.setdefault((r.lesson, r.framework, r.device, r.data), []).append(r)
-    paths = []
-    for (lesson, fw, dev, data), recs in groups.items():
-        payload = json.dumps([_jsonable(asdict(r)) for r in recs], indent=1)
-        paths.append(atomic_write_text(out_dir / lesson / f"{fw}-{dev}-{data}.json", payload))
-    return paths
+    return {out_dir / lesson / f"{fw}-{dev}-{data}.json": json.dumps([_jsonable(asdict(r)) for r in recs],
+                                                                        indent=1).encode()
+            for (lesson, fw, dev, data), recs in groups.items()}
 
 
 def load(path: Path) -> list[Record]:
-    return [Record(**d) for d in json.loads(Path(path).read_text())]
+    """Records from a JSON file; one written before records noted the machine gets machine {}."""
+    return [Record(**{"machine": {}, **d}) for d in json.loads(Path(path).read_text())]
 
 
 def format_table(headers: list[str], rows: list[list[str]]) -> str:
@@ -83,7 +102,7 @@ def comparison_rows(records: list[Record], specs: dict) -> list[dict]:
         by_key.setdefault((r.lesson, r.variant, r.device, r.data), {})[r.framework] = r
     rows = []
     for (lesson, variant, device, data), fws in by_key.items():
-        target = specs[lesson].targets.get(variant)
+        target = specs[lesson].target(variant, data)
         metric = target.metric if target else next(iter(next(iter(fws.values())).metrics))
         t, j = fws.get("torch"), fws.get("jax")
         tv = t.metrics.get(metric) if t else None

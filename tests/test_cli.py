@@ -1,12 +1,17 @@
 """The `lessons` command: listing, a real run, and one-line errors with exit code 2."""
 import json
+import os
 import subprocess
 import sys
 
 import pytest
 
-from shared import cli, specs
-from shared.errors import DivergenceError
+from helpers import loads_mnist, readonly_dir  # noqa: F401 (a fixture)
+from shared import atomic, bench, cli, specs
+from shared.config import RunConfig
+from shared.data import DataSource
+from shared.errors import DataError, DivergenceError, LessonError
+from shared.results import Record, machine_info
 
 
 def lessons(*args, **kw):
@@ -25,6 +30,11 @@ def test_list_names_every_lesson():
     (["compare"], "name a lesson or pass --all"),
     (["compare", "xor", "--all"], "not both"),
     (["run", "xor", "--epochs", "0"], "at least 1"),
+    (["run", "xor", "--epochs", "1000000000000"], "--epochs must be at most 100,000, got 1000000000000"),
+    (["run", "batchnorm", "--seed", "-1"], "--seed must be between 0 and 4294967295"),
+    (["run", "xor", "--seed", "-1"], "--seed must be between 0 and 4294967295"),
+    (["run", "poly_fit", "--seed", "99999999999999999999"], "--seed must be between 0 and 4294967295"),
+    (["run", "xor", "--seed", "4294967296"], "(what both torch and JAX accept), got 4294967296"),
     (["frobnicate"], "invalid choice"),
 ])
 def test_bad_input_is_one_line_and_exit_2(args, words):
@@ -46,10 +56,10 @@ def test_gpu_request_without_gpu_is_one_line_and_exit_2():
 
 
 def test_divergence_is_reported_as_one_line(monkeypatch, capsys):
-    def diverging_run(spec, cfg):
-        raise DivergenceError(spec.name, "torch", 7, float("nan"))
+    def diverging_run(spec, framework, cfg):
+        raise DivergenceError(spec.name, framework, 7, float("nan"))
 
-    monkeypatch.setattr(cli.implementation("torch", "xor"), "run", diverging_run)
+    monkeypatch.setattr(cli.runner, "run", diverging_run)
     assert cli.main(["run", "xor", "--framework", "torch", "--no-progress"]) == 2
     assert "diverged: loss became nan at step 7" in capsys.readouterr().err
 
@@ -80,7 +90,7 @@ def test_parity_command_summarises_and_plots(tmp_path):
     assert result.returncode == 0, result.stderr
     row = next(line for line in result.stdout.splitlines() if line.startswith("mlp "))
     assert "within 1e-09 at every step" in row  # 200 steps stay on the plateau: float64 agrees
-    assert "fc1.weight" in result.stdout
+    assert "0.weight" in result.stdout
     assert (tmp_path / "xor" / "parity-float64.png").read_bytes()[:4] == b"\x89PNG"
 
 
@@ -91,7 +101,9 @@ def test_compare_writes_report_md(tmp_path):
     assert "| xor | mlp | accuracy |" in report and "![history](xor/history.png)" in report
 
 
-def test_full_data_offline_without_files_is_one_line_and_exit_2(monkeypatch, capsys, tmp_path):
+# --- settings reach the data source, and its errors are one line ------------------------------------
+
+def test_full_data_offline_without_files_is_one_line_and_exit_2(monkeypatch, capsys, tmp_path, loads_mnist):
     """--data full with nothing cached or local and every mirror unreachable (a closed local port)."""
     from shared.data import idx
 
@@ -100,7 +112,176 @@ def test_full_data_offline_without_files_is_one_line_and_exit_2(monkeypatch, cap
     monkeypatch.delenv("TJL_LOCAL_DATA", raising=False)
     offline = {k: idx.IdxSet(s.name, s.files, ("http://127.0.0.1:9/",), ()) for k, s in idx.SETS.items()}
     monkeypatch.setattr(idx, "SETS", offline)
-    assert cli.main(["run", "gd_vs_sgd", "--framework", "torch", "--data", "full", "--no-progress"]) == 2
+    assert cli.main(["run", "gd_vs_sgd", "--framework", "torch", "--data", "full", "--no-progress",
+                     "--out", str(tmp_path / "out")]) == 2
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and err[0].startswith("lessons: error: mnist: no valid train-images")
     assert "--mirror" in err[0] and list(tmp_path.iterdir()) == []
+
+
+def config(*args):
+    return cli._config(cli.parser().parse_args(["run", "xor", *args]))
+
+
+def test_options_become_the_data_source(monkeypatch):
+    monkeypatch.delenv("TJL_NO_LOCAL_DATA", raising=False)
+    assert config().source() == DataSource("embedded", mirror=None, local=True, progress=True)
+    assert config("--data", "full", "--mirror", "http://m/", "--no-local-data", "--no-progress").source() == \
+        DataSource("full", mirror="http://m/", local=False, progress=False)
+    monkeypatch.setenv("TJL_NO_LOCAL_DATA", "1")
+    assert config().source().local is False
+    monkeypatch.setenv("TJL_NO_LOCAL_DATA", "0")
+    assert config().source().local is True
+
+
+def test_unusable_data_dir_is_one_line_and_exit_2(monkeypatch, capsys, tmp_path, loads_mnist):
+    (tmp_path / "cache").write_text("a regular file")
+    monkeypatch.setenv("TJL_DATA_DIR", str(tmp_path / "cache"))
+    assert cli.main(["run", "gd_vs_sgd", "--no-progress", "--out", str(tmp_path / "out")]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert err == [f"lessons: error: the data cache is unusable ({tmp_path / 'cache'} is not a directory); set "
+                   "TJL_DATA_DIR to a writable directory with free space"]
+
+
+# --- --out: checked before anything runs; written all or nothing ------------------------------------
+
+def never_runs(monkeypatch):
+    monkeypatch.setattr(cli, "run_lesson", lambda *a: pytest.fail("a lesson ran before --out was checked"))
+
+
+@pytest.mark.parametrize("kind", ["regular_file", "under_a_regular_file", "readonly_dir"])
+def test_unusable_out_is_one_line_before_training(monkeypatch, capsys, tmp_path, kind):
+    never_runs(monkeypatch)
+    (tmp_path / "file").write_text("x")
+    if kind == "readonly_dir":
+        bad = readonly_dir(tmp_path)
+        out = bad / "tjl-out"
+    else:
+        bad = tmp_path / "file"
+        out = bad if kind == "regular_file" else bad / "out"
+    assert cli.main(["compare", "xor", "--out", str(out), "--no-progress"]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    why = "is not writable (Permission denied)" if kind == "readonly_dir" else "is not a directory"
+    assert err == [f"lessons: error: --out {out}: {bad} {why}; name a directory you can write to"]
+
+
+def fake_records():
+    return [Record("xor", "mlp", fw, "cpu", "embedded", {"accuracy": 1.0, "loss": 0.01},
+                   history={"loss": [0.7, 0.3, 0.01]}, steps=3) for fw in ("torch", "jax")]
+
+
+def disk_full_under(monkeypatch, directory):
+    """os.write into files below ``directory`` writes half, then fails as a full disk does."""
+    real = os.write
+
+    def write(fd, data):
+        if os.readlink(f"/proc/self/fd/{fd}").startswith(str(directory)):
+            real(fd, bytes(data[: len(data) // 2]))
+            raise OSError(28, "No space left on device")
+        return real(fd, data)
+
+    monkeypatch.setattr(atomic.os, "write", write)
+
+
+def test_full_disk_leaves_no_half_written_outputs(monkeypatch, capsys, tmp_path):
+    out = tmp_path / "out"
+    monkeypatch.setattr(cli, "run_lesson", lambda spec, fws, cfg: fake_records())
+    assert cli.main(["compare", "xor", "--out", str(out), "--no-progress"]) == 0
+    before = {p: p.read_bytes() for p in out.rglob("*") if p.is_file()}
+    assert {p.name for p in before} == {"torch-cpu-embedded.json", "jax-cpu-embedded.json", "history.png",
+                                        "report.md"}
+    capsys.readouterr()
+    disk_full_under(monkeypatch, out)
+    monkeypatch.setattr(cli, "run_lesson", lambda spec, fws, cfg: fake_records()[:1])
+    assert cli.main(["compare", "xor", "--out", str(out), "--no-progress"]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert err == [f"lessons: error: cannot write into {out}: No space left on device; free some space or pass "
+                   "another --out (nothing was half-written)"]
+    assert {p: p.read_bytes() for p in out.rglob("*") if p.is_file()} == before   # the last good set, whole
+
+
+def test_outputs_respect_the_umask(monkeypatch, tmp_path):
+    monkeypatch.setattr(cli, "run_lesson", lambda spec, fws, cfg: fake_records())
+    old = os.umask(0o027)
+    try:
+        assert cli.main(["compare", "xor", "--out", str(tmp_path), "--no-progress"]) == 0
+    finally:
+        os.umask(old)
+    modes = {p.name: p.stat().st_mode & 0o777 for p in tmp_path.rglob("*") if p.is_file()}
+    assert set(modes.values()) == {0o640}, modes
+
+
+def test_plots_use_unique_temporary_names(monkeypatch, tmp_path):
+    """Two runs writing one plot never share a temporary file (no fixed .history.png.tmp.png)."""
+    from shared import plots
+
+    temps, real = [], os.replace
+    monkeypatch.setattr(atomic.os, "replace", lambda src, dst: (temps.append(str(src)), real(src, dst))[1])
+    for _ in range(2):
+        fig, _ax = plots.plt.subplots()
+        plots.save(fig, tmp_path / "xor" / "history.png")
+    assert len(set(temps)) == 2 and all(t.endswith(".tmp") and "/.history.png." in t for t in temps), temps
+    assert plots.plot_lesson(specs.get("xor"), fake_records(), tmp_path) == [tmp_path / "xor" / "history.png"]
+    assert sorted(p.name for p in (tmp_path / "xor").iterdir()) == ["history.png"]
+
+
+# --- seeds: checked once, against what both frameworks accept ----------------------------------------
+
+def test_seed_range_is_what_both_frameworks_accept():
+    """The bounds RunConfig allows are seeds torch, JAX (and Flax NNX) and numpy all take."""
+    import jax
+    import numpy as np
+    import torch
+    from flax import nnx
+
+    from shared.config import SEED_LIMIT
+
+    for seed in (0, SEED_LIMIT - 1):
+        RunConfig(seed=seed)
+        torch.manual_seed(seed)
+        jax.random.key(seed)
+        nnx.Rngs(seed)
+        np.random.default_rng(seed)
+        np.random.seed(seed)
+    for seed in (-1, SEED_LIMIT):
+        with pytest.raises(LessonError, match="--seed must be between 0 and 4294967295"):
+            RunConfig(seed=seed)
+    with pytest.raises(ValueError):
+        np.random.seed(SEED_LIMIT)             # why the limit is 2**32: numpy's legacy seeding stops there
+
+
+# --- compare --all: a skipped lesson is not a success unless asked for -------------------------------
+
+@pytest.mark.parametrize("skip_missing", [False, True])
+def test_compare_all_with_a_skipped_lesson_exits_1_unless_skip_missing(monkeypatch, capsys, tmp_path, skip_missing):
+    def run_lesson(spec, fws, cfg):
+        if spec.name == "quickstart":
+            raise DataError("fashion_mnist: no valid train-images-idx3-ubyte.gz (...)")
+        return []
+
+    monkeypatch.setattr(cli, "run_lesson", run_lesson)
+    args = ["compare", "--all", "--out", str(tmp_path), "--no-progress"] + (["--skip-missing"] if skip_missing else [])
+    code = cli.main(args)
+    out, err = capsys.readouterr()
+    n = len(specs.LESSONS)
+    if skip_missing:
+        assert code == 0
+        assert out.strip().splitlines()[-1] == f"{n - 1} of {n} lessons ran, skipped: quickstart (accepted: --skip-missing)"
+    else:
+        assert code == 1
+        assert err.strip().splitlines()[-1] == (f"lessons: {n - 1} of {n} lessons ran, skipped: quickstart; exit 1 "
+                                                "(pass --skip-missing to accept that)")
+    assert (tmp_path / "report.md").exists()
+
+
+def test_bench_honours_epochs():
+    spec = next(s for s in specs.all_specs() if s.bench)
+    assert bench.bench_config(spec, RunConfig()).epochs == spec.bench["epochs"]
+    assert bench.bench_config(spec, RunConfig(epochs=3)).epochs == 3
+
+
+def test_records_note_the_machine(monkeypatch):
+    monkeypatch.setenv("OMP_NUM_THREADS", "1")
+    info = machine_info()
+    assert info["cpu"] and info["cpu_count"] == os.cpu_count() and info["omp_num_threads"] == "1"
+    assert fake_records()[0].machine == info

@@ -1,21 +1,26 @@
 """MNIST and Fashion-MNIST as the original IDX files: found locally, or downloaded, verified, cached.
 
-Where a file comes from, in order:
+Where a file comes from, in order (a DataSource says which of these are allowed):
 1. a local directory holding the four files (Debian's ``dataset-fashion-mnist`` installs them in
-   /usr/share/datasets/fashion-mnist; ``TJL_LOCAL_DATA`` adds a directory of your own);
+   /usr/share/datasets/fashion-mnist; ``TJL_LOCAL_DATA`` adds a directory of your own), unless
+   ``source.local`` is off (--no-local-data);
 2. the cache (``TJL_DATA_DIR``, default ``$XDG_CACHE_HOME/torch-jax-lessons`` or ~/.cache/...);
-3. a download: ``--mirror`` / ``TJL_MIRROR`` first, then the built-in mirror list.
+3. a download, only for ``--data full``: ``--mirror`` / ``TJL_MIRROR`` first, then the built-in
+   mirror list.
 
 A file is used only when its checksum matches the published one, or when its decompressed
 payload's checksum does (so a recompressed copy with the same content is accepted, as Debian's
-is). Anything else is never used: a bad cache entry is deleted and fetched again, a bad download
-moves on to the next mirror, and when nothing is left a one-line DataError says what to do.
-Downloads reach the cache atomically (temporary file, then rename).
+is). Anything else is never used: a bad cache entry is deleted (and fetched again when downloads
+are on), a bad download moves on to the next mirror (a wrong checksum, an HTTP error, a response
+that ends early, an answer that is not HTTP, a stall past the timeout), and when nothing is left a
+one-line DataError names the fix that works. A cache that cannot be written is a one-line
+DataError before any download. Downloads reach the cache atomically (temporary file, then rename).
 """
 from __future__ import annotations
 
 import gzip
 import hashlib
+import http.client
 import os
 import sys
 import urllib.error
@@ -26,7 +31,8 @@ from pathlib import Path
 
 import numpy as np
 
-from shared.atomic import atomic_write_bytes
+from shared.atomic import atomic_write_bytes, unwritable_reason
+from shared.data.source import DataSource
 from shared.errors import DataError
 from shared.progress import bar
 
@@ -127,15 +133,31 @@ def verified_payload(blob: bytes, f: IdxFile) -> bytes:
     return payload
 
 
-def _download(url: str, timeout: float) -> bytes:
-    """The body at ``url``, with a progress bar in bytes."""
+def _download(url: str, timeout: float, progress: bool) -> bytes:
+    """The body at ``url``, with a progress bar in bytes unless ``progress`` is off."""
     chunks = []
     with urllib.request.urlopen(url, timeout=timeout) as r, \
-            bar(int(r.headers.get("Content-Length") or 0) or None, url.rsplit("/", 1)[-1], unit="B") as pbar:
+            bar(int(r.headers.get("Content-Length") or 0) or None, url.rsplit("/", 1)[-1], unit="B",
+                enabled=progress) as pbar:
         while chunk := r.read(1 << 16):
             chunks.append(chunk)
             pbar.update(len(chunk))
     return b"".join(chunks)
+
+
+def _why(e: Exception) -> str:
+    """What went wrong with one mirror, in a few words."""
+    if isinstance(e, urllib.error.HTTPError):
+        return f"HTTP {e.code} {e.reason}"
+    if isinstance(e, urllib.error.URLError):
+        return str(e.reason)
+    if isinstance(e, http.client.IncompleteRead):
+        return f"the response ended early ({len(e.partial)} bytes read)"
+    if isinstance(e, http.client.HTTPException):
+        return f"not an HTTP answer ({type(e).__name__})"
+    if isinstance(e, TimeoutError):
+        return "timed out"
+    return str(e)
 
 
 def _mirrors(s: IdxSet, mirror: str | None) -> list[str]:
@@ -148,45 +170,106 @@ def _local_dirs(s: IdxSet) -> list[Path]:
     return [Path(d) for d in ([extra] if extra else []) + list(s.local_dirs)]
 
 
-def fetch_payload(s: IdxSet, f: IdxFile, *, mirror: str | None = None, download: bool = True,
-                  timeout: float = 30.0) -> bytes:
-    """One verified IDX payload, from a local dir, the cache or a mirror (in that order)."""
+def warn_missing_local_dir() -> None:
+    """One line on stderr when TJL_LOCAL_DATA names no directory (it is then ignored)."""
+    extra = os.environ.get("TJL_LOCAL_DATA")
+    if extra and not Path(extra).is_dir():
+        print(f"warning: TJL_LOCAL_DATA={extra} is not a directory; ignored", file=sys.stderr)
+
+
+def _cache_unusable(why: str) -> DataError:
+    return DataError(f"the data cache is unusable ({why}); set TJL_DATA_DIR to a writable directory with free space")
+
+
+def _cache_problem(path: Path) -> str | None:
+    """Why no cache file can be written at ``path``, or None."""
+    if path.is_dir():
+        return f"{path} is a directory, where a cache file goes"
+    return unwritable_reason(path.parent)
+
+
+def _check_cache_writable(path: Path) -> None:
+    """DataError unless a cache file can be written at ``path`` (checked before a download)."""
+    why = _cache_problem(path)
+    if why:
+        raise _cache_unusable(why)
+
+
+def write_cache(path: Path, data: bytes) -> None:
+    """Write a cache file atomically; DataError, with nothing left behind, if that fails."""
+    try:
+        atomic_write_bytes(path, data)
+    except OSError as e:
+        raise _cache_unusable(_cache_problem(path) or f"{path}: {e.strerror or e}") from None
+
+
+def _from_cache(cached: Path, f: IdxFile, source: DataSource, problems: list[str]) -> bytes | None:
+    """The verified payload of the cache entry, or None; a bad entry is deleted."""
+    try:
+        blob = cached.read_bytes()
+    except FileNotFoundError:           # not cached, or deleted by another process meanwhile
+        return None
+    except OSError as e:                # a directory in its place, TJL_DATA_DIR a file, no permission
+        raise _cache_unusable(_cache_problem(cached) or f"{cached}: {e.strerror or e}") from None
+    try:
+        return verified_payload(blob, f)
+    except ValueError as e:
+        why = e
+    try:
+        cached.unlink(missing_ok=True)  # another process that met the same bad entry may be first
+    except OSError as e:
+        raise _cache_unusable(f"cannot delete the bad {cached}: {e.strerror or e}") from None
+    if source.downloads:
+        print(f"{cached}: {why}; deleted, fetching again", file=sys.stderr)
+    else:
+        problems.append(f"the cached copy was bad ({why}) and is deleted")
+    return None
+
+
+def fetch_payload(s: IdxSet, f: IdxFile, source: DataSource, *, timeout: float = 30.0) -> bytes:
+    """One verified IDX payload, from a local dir, the cache or a mirror (in that order).
+
+    Only ``source.kind == "full"`` downloads; ``source.local`` off skips the local directories.
+    """
     problems = []
-    for d in _local_dirs(s):
+    for d in _local_dirs(s) if source.local else ():
         for path in (d / f.name, d / f.name.removesuffix(".gz")):
             if path.is_file():
                 try:
                     return verified_payload(path.read_bytes(), f)
-                except ValueError as e:     # not ours to delete: skip it and say so if all else fails
+                except (OSError, ValueError) as e:  # not ours to delete: skip it, say so if all else fails
                     problems.append(f"{path}: {e}")
+    if not source.local:
+        problems.append("local directories are off")
     cached = cache_dir() / s.name / f.name
-    if cached.is_file():
-        try:
-            return verified_payload(cached.read_bytes(), f)
-        except ValueError as e:
-            print(f"{cached}: {e}; deleted, fetching again", file=sys.stderr)
-            cached.unlink()
-    if not download:
-        problems.append("not cached and downloads are off")
-    else:
-        for base in _mirrors(s, mirror):
+    payload = _from_cache(cached, f, source, problems)
+    if payload is not None:
+        return payload
+    if source.downloads:
+        _check_cache_writable(cached)
+        for base in _mirrors(s, source.mirror):
             try:
-                blob = _download(base + f.name, timeout)
+                blob = _download(base + f.name, timeout, source.progress)
                 payload = verified_payload(blob, f)
-            except (urllib.error.URLError, OSError, ValueError) as e:
-                problems.append(f"{base}: {getattr(e, 'reason', e)}")
+            except (urllib.error.URLError, http.client.HTTPException, OSError, ValueError) as e:
+                problems.append(f"{base}: {_why(e)}")
                 continue
-            atomic_write_bytes(cached, blob)
+            write_cache(cached, blob)
             return payload
-    debian = "apt-get install dataset-fashion-mnist, " if s.name == "fashion_mnist" else ""
-    raise DataError(f"{s.name}: no valid {f.name} ({'; '.join(problems)}); {debian}put the four IDX files "
-                    "in a directory named by TJL_LOCAL_DATA, or pass --mirror URL (or set TJL_MIRROR)")
+    else:
+        problems.append(f"not cached, and --data {source.kind} does not download")
+    fixes = []
+    if source.local:
+        debian = "apt-get install dataset-fashion-mnist, " if s.name == "fashion_mnist" else ""
+        fixes.append(f"{debian}put the four IDX files in a directory named by TJL_LOCAL_DATA")
+    fixes.append("pass --mirror URL (or set TJL_MIRROR)" if source.downloads
+                 else "run the lesson once with --data full, which downloads it into the cache")
+    raise DataError(f"{s.name}: no valid {f.name} ({'; '.join(problems)}); {', or '.join(fixes)}")
 
 
-def load_idx(name: str, *, mirror: str | None = None, download: bool = True,
-             sets: dict[str, IdxSet] | None = None):
+def load_idx(name: str, source: DataSource, *, sets: dict[str, IdxSet] | None = None, timeout: float = 30.0):
     """(x_train uint8 (N, 28, 28), y_train int64 (N,), x_test, y_test) of an IDX dataset."""
     s = (sets or SETS)[name]
-    arrays = [parse_idx(fetch_payload(s, f, mirror=mirror, download=download), f.shape) for f in s.files]
+    arrays = [parse_idx(fetch_payload(s, f, source, timeout=timeout), f.shape) for f in s.files]
     x, y, xt, yt = arrays
     return x, y.astype(np.int64), xt, yt.astype(np.int64)

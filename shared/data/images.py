@@ -6,11 +6,11 @@ from dataclasses import dataclass
 import numpy as np
 
 from shared.data.embedded import load_embedded, stratified_split
-from shared.data.idx import load_idx
+from shared.data.idx import load_idx, warn_missing_local_dir
+from shared.data.source import DataSource
 from shared.errors import DataError
 
 DATASETS = ("mnist", "fashion_mnist")
-SOURCES = ("embedded", "full", "fullsize")
 # MNIST's training rows for the class selections the lessons use (the shapes benchmarks need)
 MNIST_TRAIN_ROWS = {(0, 1): 12_665, (0, 1, 2): 18_623}
 
@@ -33,40 +33,42 @@ class ImageSplit:
         return scale(self.x_train), self.y_train, scale(self.x_test), self.y_test
 
 
-def load_images(dataset: str, source: str, *, classes=None, mirror: str | None = None,
-                download: bool = True) -> ImageSplit:
+def load_images(dataset: str, source: DataSource, *, classes=None) -> ImageSplit:
     """MNIST or Fashion-MNIST as an ImageSplit, optionally only some ``classes``.
 
-    source "embedded": MNIST's 5,000 embedded digits, split 4,000 / 1,000. Fashion-MNIST has no
-    embedded copy, so it is read from a local directory or the cache only (no download).
-    source "full": the 60,000 / 10,000 IDX files (local directory, cache, then download).
-    source "fullsize" (benchmarks): MNIST's full shapes without a download. Full MNIST when it is
+    source.kind "embedded": MNIST's 5,000 embedded digits, split 4,000 / 1,000, on every machine.
+    Fashion-MNIST has no embedded copy: asking for it is a DataError that says to pass --data full.
+    "full": the 60,000 / 10,000 IDX files (local directory, cache, then download).
+    "fullsize" (benchmarks): MNIST's full shapes without a download. Full MNIST when it is
     local or cached; otherwise Fashion-MNIST's images as a stand-in, cut to MNIST's row count for
     ``classes`` (12,665 for 0/1, 18,623 for 0/1/2) with labels taken mod the class count.
     """
     if dataset not in DATASETS:
         raise DataError(f"unknown dataset {dataset!r}; choose one of {', '.join(DATASETS)}")
-    if source not in SOURCES:
-        raise DataError(f"unknown data source {source!r}; choose --data embedded or --data full")
-    if source == "fullsize":
-        return _fullsize(dataset, classes)
-    if dataset == "mnist" and source == "embedded":
+    if source.kind == "embedded":
+        if dataset != "mnist":
+            raise DataError(f"{dataset} has no embedded copy; pass --data full (a local directory, the cache "
+                            "or a download)")
         x, y = load_embedded()
         train, test = stratified_split(y)
         split = ImageSplit(x[train], y[train], x[test], y[test])
-    else:
-        split = ImageSplit(*load_idx(dataset, mirror=mirror, download=download and source == "full"))
+        return split if classes is None else split.select(classes)
+    if source.local:
+        warn_missing_local_dir()
+    if source.kind == "fullsize":
+        return _fullsize(dataset, source, classes)
+    split = ImageSplit(*load_idx(dataset, source))
     return split if classes is None else split.select(classes)
 
 
-def _fullsize(dataset: str, classes) -> ImageSplit:
+def _fullsize(dataset: str, source: DataSource, classes) -> ImageSplit:
     try:
-        split = ImageSplit(*load_idx(dataset, download=False))
+        split = ImageSplit(*load_idx(dataset, source))
         return split if classes is None else split.select(classes)
     except DataError:
         if dataset != "mnist":
             raise
-    stand_in = ImageSplit(*load_idx("fashion_mnist", download=False))
+    stand_in = ImageSplit(*load_idx("fashion_mnist", source))
     k = 10 if classes is None else len(classes)
     if classes is not None and tuple(classes) != tuple(range(k)):
         raise DataError(f"fullsize data needs classes 0..k-1, got {tuple(classes)}")
