@@ -1,0 +1,444 @@
+"""`lessons site`: the static site's content, and every page in a real browser (headless Chromium).
+
+The browser test drives Debian's `chromium` over the DevTools protocol (a websocket, standard
+library only). It opens each page at 1280x800 and at 390x844 and checks what a reader would see:
+both code columns side by side at 1280 and stacked at 390, no horizontal page scroll, every image
+loaded, every internal link resolving. Screenshots stay in the test's tmp dir. Without chromium
+(`apt-get install chromium`; .ci/run installs it as root) the browser test is skipped.
+"""
+from __future__ import annotations
+
+import base64
+import html
+import json
+import os
+import re
+import shutil
+import socket
+import struct
+import subprocess
+import time
+import urllib.parse
+import urllib.request
+from pathlib import Path
+
+import pytest
+
+from shared import cli, results, specs
+from shared.views import site, twins
+
+SIZES = {"desktop": (1280, 800), "phone": (390, 844)}
+
+
+def chromium() -> str | None:
+    for name in ("chromium", "chromium-browser", "google-chrome"):
+        path = shutil.which(name)
+        if path:
+            return path
+    return None
+
+
+@pytest.fixture(scope="module")
+def built(tmp_path_factory):
+    """Real results for multiclass (a short compare, a parity run and one hazard's parity run), then the site."""
+    tmp = tmp_path_factory.mktemp("site")
+    res, out = tmp / "results", tmp / "site"
+    common = ["--out", str(res), "--no-progress"]
+    assert cli.main(["compare", "multiclass", "--epochs", "2", *common]) == 0
+    assert cli.main(["parity", "multiclass", "--steps", "5", *common]) == 0
+    assert cli.main(["parity", "multiclass", "--steps", "5", "--hazard", "adam_bias_correction", *common]) == 0
+    assert cli.main(["site", "--out", str(out), "--results", str(res)]) == 0
+    return {"root": tmp, "results": res, "site": out}
+
+
+def _html(built, name: str) -> str:
+    return (built["site"] / name).read_text()
+
+
+def _article(page: str, anchor: str) -> str:
+    m = re.search(rf'<article class="pair" id="{re.escape(anchor)}">(.*?)</article>', page, re.S)
+    assert m, anchor
+    return m.group(1)
+
+
+def _rows(fragment: str) -> list[dict]:
+    """The rows of the (first) table in ``fragment``, as {column header: cell text}."""
+    table = re.search(r"<table[^>]*>(.*?)</table>", fragment, re.S).group(1)
+    return [{html.unescape(k): html.unescape(v) for k, v in re.findall(r'<td[^>]*data-label="([^"]*)"[^>]*>(.*?)</td>', r)}
+            for r in re.findall(r"<tr>(.*?)</tr>", table, re.S) if "<td" in r]
+
+
+def _code_lines(col: str) -> tuple[list[int], str]:
+    """The line numbers and the text (tags stripped, entities decoded) of the code block in ``col``."""
+    pre = re.search(r"<pre[^>]*>(.*?)</pre>", col, re.S).group(1)
+    numbers, lines = [], []
+    for part in pre.split('<span class="line"')[1:]:
+        m = re.match(r' style="--i:\d+"><span class="lno">(\d+)</span>(.*)$', part, re.S)
+        numbers.append(int(m.group(1)))
+        lines.append(html.unescape(re.sub(r"<[^>]+>", "", m.group(2))))
+    return numbers, "\n".join(lines)
+
+
+# -- content ---------------------------------------------------------------------------------------
+
+def test_index_lists_lessons_in_course_order_with_what_each_teaches(built):
+    page = _html(built, "index.html")
+    hrefs = re.findall(r'<h2><a href="([a-z_]+)\.html">', page)
+    assert hrefs == list(specs.LESSONS)
+    for spec in specs.all_specs():
+        assert site._e(spec.teaches) in page
+    assert "No results in" not in page  # multiclass has results, so no banner
+
+
+def test_index_shows_the_latest_comparison_row_from_the_json_records(built):
+    page = _html(built, "index.html")
+    entry = re.search(r'<li id="multiclass">(.*?)</li>', page, re.S).group(1)
+    recs = results.load(built["results"] / "multiclass" / "torch-cpu-embedded.json") + \
+        results.load(built["results"] / "multiclass" / "jax-cpu-embedded.json")
+    row = results.comparison_rows(recs, {"multiclass": specs.get("multiclass")})[0]
+    (shown,) = _rows(entry)
+    assert shown["variant"] == "mlp" and shown["metric"] == row["metric"]
+    assert (shown["torch"], shown["jax"], shown["|Δ|"]) == tuple(results.fmt(row[k]) for k in ("torch", "jax", "delta"))
+    assert shown["ok"] == {True: "yes", False: "NO"}[row["ok"]]
+    other = re.search(r'<li id="xor">(.*?)</li>', page, re.S).group(1)
+    assert "No results yet" in other and "lessons compare xor" in other
+
+
+def test_index_says_when_there_are_no_results_at_all(tmp_path):
+    assert cli.main(["site", "--out", str(tmp_path / "s"), "--results", str(tmp_path / "nothing")]) == 0
+    page = (tmp_path / "s" / "index.html").read_text()
+    assert "No results in" in page and page.count("No results yet") == len(specs.LESSONS)
+
+
+def test_lesson_page_pairs_the_twins_in_file_order(built):
+    lesson = twins.load("multiclass")
+    page = _html(built, "multiclass.html")
+    anchors = re.findall(r'<article class="pair" id="(pair-[^"]+)">', page)
+    assert anchors == ["pair-docstrings", *(p.anchor for p in lesson.pairs)]
+    for pair in lesson.pairs:
+        body = _article(page, pair.anchor)
+        cols = dict(zip(twins.SIDES, re.split(r'<div class="col" data-framework="jax">', body)))
+        for fw, col in cols.items():
+            seg = pair.side(fw)
+            assert 'class="hl"' in col and re.search(r'<span class="(k|kn)">', col)  # highlighted by pygments
+            numbers, text = _code_lines(col)
+            # the text a reader selects is the file's text, numbered with the file's line numbers
+            assert text == seg.source
+            assert numbers == list(range(seg.first_line, seg.last_line + 1))
+
+
+def test_each_hazard_is_a_callout_next_to_the_function_that_applies_its_fix(built):
+    page = _html(built, "multiclass.html")
+    lesson = twins.load("multiclass")
+    placed = {h.name: p for p in lesson.pairs for h in p.hazards}
+    assert {"init", "adam_bias_correction"} <= set(placed)
+    for name, pair in placed.items():
+        body = _article(page, pair.anchor)
+        jax_col = body.split('data-framework="jax"', 1)[1]
+        assert f'data-hazard="{name}"' in jax_col  # the JAX side calls the fix: the note sits in its column
+        assert f"lessons parity multiclass --hazard {name}" in body
+    others = [p for p in lesson.pairs if not p.hazards]
+    assert others and all("data-hazard" not in _article(page, p.anchor) for p in others)
+    # the hazard's own parity plot sits in its callout
+    assert 'src="img/multiclass/parity-float32-adam_bias_correction.png"' in _article(page, placed["adam_bias_correction"].anchor)
+
+
+def test_lesson_page_has_course_settings_with_reasons_results_and_plots(built):
+    spec = specs.get("multiclass")
+    page = _html(built, "multiclass.html")
+    settings = re.search(r'<section id="settings">(.*?)</section>', page, re.S).group(1)
+    rows = {r["setting"]: r for r in _rows(settings)}
+    for key, why in spec.deviations.items():
+        assert rows[key]["why ours differs"] == why  # each deviation with its reason, in its setting's row
+    for key, value in spec.course.items():
+        if key not in ("note", "published"):
+            assert rows[key]["course"] == str(value)  # the course's setting beside ours
+    assert f"The course: {spec.course['note']}" in settings
+    res = re.search(r'<section id="results">(.*?)</section>', page, re.S).group(1)
+    assert "torch-cpu-embedded.json" in res and "<th scope=\"col\">|Δ|</th>" in res
+    for png in ("history.png", "parity-float32.png"):
+        assert f'src="img/multiclass/{png}"' in res
+        assert (built["site"] / "img" / "multiclass" / png).read_bytes() == \
+            (built["results"] / "multiclass" / png).read_bytes()
+    xor = re.search(r'<section id="results">(.*?)</section>', _html(built, "xor.html"), re.S).group(1)
+    assert "No results for xor" in xor and "No parity plot yet" in xor
+
+
+def test_pages_link_previous_next_and_their_notebooks(built):
+    order = specs.LESSONS
+    for i, name in enumerate(order):
+        page = _html(built, f"{name}.html")
+        prev = re.findall(r'rel="prev" href="([^"]+)"', page)
+        nxt = re.findall(r'rel="next" href="([^"]+)"', page)
+        assert prev[:1] == ([f"{order[i - 1]}.html"] if i else [])
+        assert nxt[:1] == ([f"{order[i + 1]}.html"] if i + 1 < len(order) else [])
+    page = _html(built, "multiclass.html")
+    for nb in ("multiclass.ipynb", "multiclass-torch.ipynb", "multiclass-jax.ipynb"):
+        assert f'href="notebooks/{nb}"' in page
+        assert json.loads((built["site"] / "notebooks" / nb).read_text())["nbformat"] == 4
+
+
+def test_site_is_offline_and_every_internal_link_resolves(built):
+    out = built["site"]
+    pages = sorted(out.glob("*.html"))
+    assert len(pages) == len(specs.LESSONS) + 1
+    css = (out / "style.css").read_text()
+    assert "@import" not in css and "url(" not in css and ".hl .k" in css  # pygments' colours, local
+    for page in pages:
+        text = page.read_text()
+        assert "<script" not in text
+        for ref in re.findall(r'(?:href|src)="([^"]*)"', text):
+            assert not re.match(r"^[a-z]+://|^//", ref), (page.name, ref)  # no CDN, no server
+            path, _, frag = ref.partition("#")
+            target = (page.parent / urllib.parse.unquote(path)) if path else page
+            assert target.is_file(), (page.name, ref)
+            if frag and target.suffix == ".html":
+                assert f'id="{frag}"' in target.read_text(), (page.name, ref)
+
+
+def test_site_bad_input_is_one_line_and_exit_2(tmp_path, capsys):
+    afile = tmp_path / "f"
+    afile.write_text("x")
+    assert cli.main(["site", "--out", str(afile)]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and err.startswith("lessons: error:")
+
+
+# -- in a real browser -----------------------------------------------------------------------------
+
+class DevTools:
+    """Just enough of the Chrome DevTools protocol over a websocket (RFC 6455, client side)."""
+
+    def __init__(self, binary: str, workdir: Path):
+        profile = workdir / "profile"
+        profile.mkdir(parents=True, exist_ok=True)
+        port_file = profile / "DevToolsActivePort"
+        port_file.unlink(missing_ok=True)  # a stale one from an earlier run would point nowhere
+        self.log = open(workdir / "chromium.log", "wb")
+        self.proc = subprocess.Popen(
+            [binary, "--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
+             "--no-first-run", "--no-default-browser-check", "--disable-extensions", "--mute-audio",
+             f"--user-data-dir={profile}", "--remote-debugging-port=0", "--remote-allow-origins=*",
+             "about:blank"], stdout=self.log, stderr=subprocess.STDOUT)
+        deadline = time.monotonic() + 60
+        targets = None
+        while targets is None:
+            if self.proc.poll() is not None or time.monotonic() > deadline:
+                self.proc.kill()
+                self.proc.wait()
+                self.log.close()
+                raise RuntimeError(f"chromium did not start; see {workdir / 'chromium.log'}")
+            try:
+                self.port = int(port_file.read_text().split()[0])
+                targets = json.load(urllib.request.urlopen(f"http://127.0.0.1:{self.port}/json/list", timeout=30))
+            except (OSError, ValueError, IndexError):
+                time.sleep(0.1)
+        page = next(t for t in targets if t["type"] == "page")
+        self.sock = socket.create_connection(("127.0.0.1", self.port), timeout=60)
+        path = urllib.parse.urlparse(page["webSocketDebuggerUrl"]).path
+        key = base64.b64encode(os.urandom(16)).decode()
+        self.sock.sendall((f"GET {path} HTTP/1.1\r\nHost: 127.0.0.1:{self.port}\r\nUpgrade: websocket\r\n"
+                           f"Connection: Upgrade\r\nSec-WebSocket-Key: {key}\r\nSec-WebSocket-Version: 13\r\n\r\n").encode())
+        self.buf = b""
+        while b"\r\n\r\n" not in self.buf:
+            self.buf += self._recv_some()
+        head, self.buf = self.buf.split(b"\r\n\r\n", 1)
+        assert b" 101 " in head.split(b"\r\n")[0], head
+        self.next_id, self.events = 0, []
+
+    def _recv_some(self) -> bytes:
+        chunk = self.sock.recv(1 << 20)
+        if not chunk:
+            raise ConnectionError("chromium closed the websocket")
+        return chunk
+
+    def _read(self, n: int) -> bytes:
+        while len(self.buf) < n:
+            self.buf += self._recv_some()
+        out, self.buf = self.buf[:n], self.buf[n:]
+        return out
+
+    def _send_frame(self, opcode: int, payload: bytes) -> None:
+        n = len(payload)
+        head = bytes([0x80 | opcode])
+        head += bytes([0x80 | n]) if n < 126 else bytes([0x80 | 126]) + struct.pack(">H", n) if n < 65536 else \
+            bytes([0x80 | 127]) + struct.pack(">Q", n)
+        mask = os.urandom(4)
+        masked = bytes(b ^ mask[i % 4] for i, b in enumerate(payload))
+        self.sock.sendall(head + mask + masked)
+
+    def _message(self) -> dict:
+        data = b""
+        while True:
+            b0, b1 = self._read(2)
+            n = b1 & 0x7F
+            if n == 126:
+                n = struct.unpack(">H", self._read(2))[0]
+            elif n == 127:
+                n = struct.unpack(">Q", self._read(8))[0]
+            mask = self._read(4) if b1 & 0x80 else None
+            payload = self._read(n)
+            if mask:
+                payload = bytes(b ^ mask[i % 4] for i, b in enumerate(payload))
+            opcode = b0 & 0x0F
+            if opcode == 0x9:
+                self._send_frame(0xA, payload)
+                continue
+            if opcode == 0x8:
+                raise ConnectionError("chromium closed the websocket")
+            if opcode in (0x0, 0x1, 0x2):
+                data += payload
+                if b0 & 0x80:
+                    return json.loads(data)
+
+    def call(self, method: str, **params):
+        self.next_id += 1
+        my_id = self.next_id
+        self._send_frame(0x1, json.dumps({"id": my_id, "method": method, "params": params}).encode())
+        while True:
+            msg = self._message()
+            if msg.get("id") == my_id:
+                if "error" in msg:
+                    raise RuntimeError(f"{method}: {msg['error']}")
+                return msg.get("result", {})
+            if "method" in msg:
+                self.events.append(msg)
+
+    def wait_for(self, event: str, timeout: float = 60):
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            for i, e in enumerate(self.events):
+                if e["method"] == event:
+                    return self.events.pop(i)
+            msg = self._message()
+            if "method" in msg:
+                self.events.append(msg)
+        raise TimeoutError(event)
+
+    def open(self, url: str, width: int, height: int, mobile: bool) -> None:
+        self.call("Emulation.setDeviceMetricsOverride", width=width, height=height, deviceScaleFactor=1,
+                  mobile=mobile)
+        self.events.clear()
+        self.call("Page.navigate", url=url)
+        self.wait_for("Page.loadEventFired")
+        self.evaluate("Promise.all([...document.images].map(i => i.complete ? 0 : "
+                      "new Promise(r => { i.onload = i.onerror = r; })))")
+
+    def evaluate(self, expression: str):
+        r = self.call("Runtime.evaluate", expression=expression, returnByValue=True, awaitPromise=True)
+        if "exceptionDetails" in r:
+            raise RuntimeError(r["exceptionDetails"])
+        return r["result"].get("value")
+
+    def screenshot(self, path: Path, full_page: bool = True) -> Path:
+        params = {"format": "png"}
+        if full_page:
+            size = self.call("Page.getLayoutMetrics")["cssContentSize"]
+            params.update(captureBeyondViewport=True,
+                          clip={"x": 0, "y": 0, "width": size["width"], "height": min(size["height"], 16000), "scale": 1})
+        path.write_bytes(base64.b64decode(self.call("Page.captureScreenshot", **params)["data"]))
+        return path
+
+    def close(self) -> None:
+        try:
+            self.call("Browser.close")
+        except (OSError, ConnectionError, RuntimeError):
+            pass
+        try:
+            self.proc.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            self.proc.wait()
+        self.sock.close()
+        self.log.close()
+
+
+MEASURE = """(() => {
+  const box = e => { const r = e.getBoundingClientRect();
+                     return {left: r.left, right: r.right, top: r.top, bottom: r.bottom, width: r.width, height: r.height}; };
+  const shown = e => { const s = getComputedStyle(e); return s.display !== 'none' && s.visibility !== 'hidden'; };
+  const pairs = [...document.querySelectorAll('.pair > .cols')].map(c => {
+    const [t, j] = ['torch', 'jax'].map(fw => c.querySelector(`:scope > [data-framework=${fw}]`));
+    return {id: c.parentElement.id, torch: box(t), jax: box(j), shown: shown(t) && shown(j)};
+  });
+  return {scrollWidth: document.scrollingElement.scrollWidth, innerWidth: window.innerWidth,
+          images: [...document.images].map(i => ({src: i.getAttribute('src'), w: i.naturalWidth})),
+          links: [...document.querySelectorAll('a[href]')].map(a => ({href: a.getAttribute('href'), url: a.href})),
+          pairs};
+})()"""
+
+
+SELECTED = """(() => {
+  const out = {};
+  for (const pair of document.querySelectorAll('article.pair')) {
+    for (const fw of ['torch', 'jax']) {
+      const pre = pair.querySelector(`[data-framework=${fw}] pre`);
+      if (!pre) continue;
+      const sel = getSelection();
+      sel.removeAllRanges();
+      sel.selectAllChildren(pre);
+      out[`${pair.id} ${fw}`] = sel.toString();
+    }
+  }
+  getSelection().removeAllRanges();
+  return out;
+})()"""
+
+
+def test_every_page_in_headless_chromium_at_1280_and_390(built):
+    binary = chromium()
+    if binary is None:
+        pytest.skip("chromium is not installed (Debian: apt-get install chromium; .ci/run installs it as root)")
+    shots = built["root"] / "screenshots"
+    shots.mkdir()
+    browser = DevTools(binary, built["root"] / "browser")
+    failures = []
+    try:
+        browser.call("Page.enable")
+        pages = ["index.html", *(f"{n}.html" for n in specs.LESSONS)]
+        for size, (w, h) in SIZES.items():
+            for name in pages:
+                path = built["site"] / name
+                browser.open(path.as_uri(), w, h, mobile=size == "phone")
+                m = browser.evaluate(MEASURE)
+                browser.screenshot(shots / f"{path.stem}-{w}.png")
+                where = f"{name} at {w}x{h}"
+                if m["innerWidth"] != w:
+                    failures.append(f"{where}: the viewport is {m['innerWidth']} wide")
+                if m["scrollWidth"] > m["innerWidth"]:
+                    failures.append(f"{where}: the page scrolls sideways ({m['scrollWidth']} > {m['innerWidth']})")
+                failures += [f"{where}: image {i['src']} did not load" for i in m["images"] if i["w"] <= 0]
+                for link in m["links"]:
+                    url = urllib.parse.urlparse(link["url"])
+                    if url.scheme != "file":
+                        failures.append(f"{where}: link {link['href']} leaves the site")
+                    elif not Path(urllib.parse.unquote(url.path)).is_file():
+                        failures.append(f"{where}: link {link['href']} does not resolve")
+                if name == "index.html":
+                    continue
+                # what a reader selects and copies from a code block is the file's code, to the character
+                lesson = twins.load(path.stem)
+                selected = browser.evaluate(SELECTED)
+                for pair in lesson.pairs:
+                    for fw in twins.SIDES:
+                        seg = pair.side(fw)
+                        if seg is not None and selected.get(f"{pair.anchor} {fw}") != seg.source:
+                            failures.append(f"{where}: selecting {fw}'s {pair.name} does not give its source")
+                if not m["pairs"]:
+                    failures.append(f"{where}: no code pairs")
+                for p in m["pairs"]:
+                    t, j = p["torch"], p["jax"]
+                    ok = p["shown"] and min(t["width"], j["width"], t["height"], j["height"]) > 0 \
+                        and t["left"] >= 0 and j["right"] <= w + 0.5 and t["right"] <= w + 0.5
+                    if w == 1280:
+                        ok = ok and t["right"] <= j["left"] + 0.5 and abs(t["top"] - j["top"]) < 1 \
+                            and min(t["width"], j["width"]) > 400
+                    else:
+                        ok = ok and j["top"] >= t["bottom"] - 0.5 and abs(t["left"] - j["left"]) < 1
+                    if not ok:
+                        failures.append(f"{where}: {p['id']}: columns {'not side by side' if w == 1280 else 'not stacked'}"
+                                        f" or not fully visible ({t}, {j})")
+        assert len(list(shots.glob("*.png"))) == 2 * len(pages)
+    finally:
+        browser.close()
+    assert not failures, "\n".join(failures[:30])
