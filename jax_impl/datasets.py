@@ -1,34 +1,17 @@
 """datasets (JAX, Flax NNX): Dataset and DataLoader, translated.
 
-1. Toy set: x = 0..9, y = [1]*5 + [0]*5; batches of 3 give 3, 3, 3, 1; drop_last drops the 1;
-   shuffle permutes the items each epoch.
-2. Linear regression on 100,000 points of y = 2x + noise: one Linear(1, 1), SGD on MSE,
-   full-batch (200 steps, 200 passes over the data) vs minibatches of 1000 (500 steps, 5 passes).
-   Both find slope ~2; the minibatch run sees 40x fewer samples.
-3. A custom dataset with the tutorial's CustomImageDataset shape: an annotations CSV and a PNG
-   folder, __len__ and __getitem__ over PIL, transform and target_transform.
-4. Transforms: x / 255 as float32 with a channel axis (1, 28, 28) (torchvision's ToTensor) and
-   jax.nn.one_hot, on Fashion-MNIST when present, else on the embedded MNIST digits.
-
-Twin: torch_impl/datasets.py. Where the two differ:
-- JAX has no Dataset or DataLoader. TensorDataset here is a tuple of arrays indexed per item,
-  and ``loader`` is DataLoader's loop: shared.batches.batch_plan gives each batch's indices
-  (the shuffled order comes from numpy, seeded by (seed, epoch); torch's DataLoader takes the
-  same order as its sampler), items are fetched and stacked on the host, then put on the device.
-- For arrays already on the device that per-item loop is wasted work: the linear regression
-  trains through _common.fit, which gathers x[idx] for the same plan inside one compiled
-  lax.scan per epoch (full batch: a scan over steps). Compile time is reported apart.
-- Images are decoded with PIL into numpy (read_image's uint8 (1, H, W) layout); labels
-  collate to int32 (torch: int64) unless x64 is on.
-- ToTensor's x / 255 runs in numpy on the host, where JAX input pipelines run anyway. In XLA,
-  x / 255 becomes x * (1/255) (even for a divisor passed at run time): 1 ulp off torch's
-  correctly rounded division for 126 of the 256 byte values.
-- init: Flax's Linear defaults to lecun-normal weights and a zero bias; _common.linear uses
-  torch's U(+-1/sqrt(fan_in)) for both.
+JAX has neither: a dataset is anything with __len__ and __getitem__ (a list of (x, y) items for
+the toy set), and ``loader`` is DataLoader's loop over the shared batch plan (items fetched,
+stacked, put on the device). toy_batches: batches of 3 give 3, 3, 3, 1; drop_last, shuffle.
+linear_full / linear_minibatch: nnx.Linear(1, 1) (torch's init) fitted by SGD on 100,000 points of
+y = 2x + noise, full-batch for 200 passes vs minibatches of 1000 for 5. custom_images: the
+tutorial's CustomImageDataset with PIL for read_image. transforms: x / 255 with a channel axis
+(ToTensor, in numpy on the host: XLA would compute x * (1/255), 1 ulp off for 126 byte values) and
+jax.nn.one_hot, on Fashion-MNIST (--data full) or the embedded MNIST digits. Labels collate to
+int32 (torch: int64) unless x64 is on. The spec lists where the course differs.
+Twin: torch_impl/datasets.py. Hazard (`lessons hazards`): init.
+`lessons run` scans train_step below in one compiled epoch; `--loop course` runs train().
 """
-from __future__ import annotations
-
-import sys
 import tempfile
 from pathlib import Path
 
@@ -39,75 +22,74 @@ import optax
 from flax import nnx
 from PIL import Image
 
-from shared.batches import batch_plan, epochs_for
-from shared.config import RunConfig
+from jax_impl import as_torch
+from shared.batches import BatchPlan, batch_plan
 from shared.data import export_png_folder, linear_data, load_images, read_annotations, toy_data
-from shared.specs.datasets import batch_checksum, transform_split
-from shared.timing import Stopwatch
-from jax_impl import _common
+from shared.specs.datasets import batch_checksum, spread
 
 
-# 1. Toy batches ---------------------------------------------------------------------------------
-
-class TensorDataset:
-    """torch.utils.data.TensorDataset: item i is (a[i] for each array)."""
-
-    def __init__(self, *arrays):
-        self.arrays = arrays
-
-    def __len__(self) -> int:
-        return len(self.arrays[0])
-
-    def __getitem__(self, idx: int):
-        return tuple(a[idx] for a in self.arrays)
+def load_data(hp, source):
+    """The line: x (n, 1) float32 ~ U(-1, 1), y = 2x + N(0, noise^2) (n, 1)."""
+    return linear_data(hp["n"], seed=hp["data_seed"], noise=hp["noise"])
 
 
-def loader(dataset, batch_size: int, *, shuffle: bool, drop_last: bool, seed: int, epoch: int = 0):
+def build_model(hp, seed):
+    return nnx.Linear(1, 1, **as_torch.linear_init(1), rngs=nnx.Rngs(seed))  # slope kernel, intercept bias
+
+
+def make_optimizer(model, hp):
+    return nnx.Optimizer(model, optax.sgd(hp["lr"]), wrt=nnx.Param)
+
+
+def loss_fn(model, x, y):
+    return optax.squared_error(model(x), y).mean()  # nn.MSELoss(): mean of squares
+
+
+def train_step(model, optimizer, x, y):
+    loss, grads = nnx.value_and_grad(loss_fn)(model, x, y)
+    optimizer.update(model, grads)
+    return loss
+
+
+def evaluate(model, x, y):
+    return {"slope": model.kernel[0, 0], "bias": model.bias[0]}
+
+
+def train(model, optimizer, data, hp, *, seed, epochs):
+    """The course's two loops: gradient descent steps on the whole set; SGD walks the batches."""
+    x, y = data
+    plan = BatchPlan(len(x), hp["batch_size"], shuffle=hp["shuffle"], seed=seed)
+    step = nnx.jit(train_step)
+    losses = []
+    model.train()
+    for epoch in range(epochs):
+        batches = [(x, y)] if plan.whole else ((x[idx], y[idx]) for idx in plan.epoch(epoch))
+        for xb, yb in batches:
+            losses.append(float(step(model, optimizer, xb, yb)))
+    model.eval()
+    return losses, [(nnx.jit(evaluate)(model, x, y), None)]
+
+
+def loader(dataset, batch_size, *, shuffle, drop_last, seed, epoch=0):
     """DataLoader's loop over the shared plan: each batch's items fetched, stacked, put on the device."""
     for idx in batch_plan(len(dataset), batch_size, shuffle=shuffle, drop_last=drop_last, seed=seed, epoch=epoch):
         items = [dataset[int(i)] for i in idx]
         yield tuple(jnp.asarray(np.stack(column)) for column in zip(*items))
 
 
-def toy_batches(batch_size: int, *, shuffle: bool, drop_last: bool, seed: int, epoch: int = 0) -> list:
+def toy_epoch(batch_size, *, shuffle, drop_last, seed, epoch=0):
     """One epoch of the toy set's batches as numpy (x (b,), y (b,)) pairs."""
-    dataset = TensorDataset(*toy_data())
+    dataset = list(zip(*toy_data()))  # TensorDataset(x, y): item i is (x[i], y[i])
     return [(np.asarray(xb), np.asarray(yb)) for xb, yb in
             loader(dataset, batch_size, shuffle=shuffle, drop_last=drop_last, seed=seed, epoch=epoch)]
 
 
-# 2. Linear regression, full batch vs minibatch ------------------------------------------------
+def toy_batches(hp, source, seed):
+    """The toy exercise: every (shuffle, drop_last) case's batches, summed into one checksum."""
+    epochs = [toy_epoch(hp["batch_size"], shuffle=s, drop_last=d, seed=seed) for s, d in hp["cases"]]
+    return {"checksum": sum(batch_checksum(b) for b in epochs), "batches": sum(len(b) for b in epochs),
+            "extras": {"dataset": hp["dataset"]}}
 
-def build_model(seed: int) -> nnx.Linear:
-    return _common.linear(1, 1, rngs=nnx.Rngs(seed))
-
-
-def init_weights(spec, seed: int, variant: str = "linear_full") -> dict[str, np.ndarray]:
-    """The freshly initialised model's weights, for the weight exchange."""
-    return _common.export_weights(build_model(seed))
-
-
-def fit_linear(hp: dict, cfg: RunConfig, device: jax.Device, *, seed: int, weights=None, epochs=None):
-    """SGD on MSE over the shared batch plan. Returns (model, per-step losses, Stopwatch, n)."""
-    dtype = _common.dtype_of(cfg.dtype)
-    x, y = (jax.device_put(jnp.asarray(a, dtype), device) for a in linear_data(hp["n"], seed=seed, noise=hp["noise"]))
-    model = build_model(seed)
-    if weights is not None:
-        _common.import_weights(model, weights)
-    model = _common.cast(model, dtype)
-    clock = Stopwatch()
-    losses, _ = _common.fit(model, optax.sgd(hp["lr"]), lambda p, t: jnp.mean((p - t) ** 2), x, y,  # nn.MSELoss
-                            batch_size=hp["batch_size"] or hp["n"], shuffle=hp["shuffle"], drop_last=False,
-                            seed=seed, epochs=epochs or hp["epochs"], name="datasets linear jax", clock=clock,
-                            progress=cfg.progress)
-    return model, losses, clock, len(x)
-
-
-def slope(model: nnx.Linear) -> float:
-    return float(model.kernel.get_value().reshape(()))
-
-
-# 3. A custom image dataset ----------------------------------------------------------------------
 
 class CustomImageDataset:
     """Images listed in an annotations CSV ("<file>,<label>" rows) under ``img_dir``."""
@@ -118,10 +100,10 @@ class CustomImageDataset:
         self.transform = transform
         self.target_transform = target_transform
 
-    def __len__(self) -> int:
+    def __len__(self):
         return len(self.img_labels)
 
-    def __getitem__(self, idx: int):
+    def __getitem__(self, idx):
         name, label = self.img_labels[idx]
         with Image.open(self.img_dir / name) as im:
             image = np.asarray(im)[None]  # uint8 (1, 28, 28), read_image's layout
@@ -132,32 +114,38 @@ class CustomImageDataset:
         return image, label
 
 
-def read_all(dataset, batch_size: int) -> tuple[np.ndarray, np.ndarray]:
+def read_all(dataset, batch_size):
     """Every item of ``dataset``, in order, through the loader: (images, labels) as numpy."""
     batches = list(loader(dataset, batch_size, shuffle=False, drop_last=False, seed=0))
-    return (np.concatenate([np.asarray(xb) for xb, _ in batches]), np.concatenate([np.asarray(yb) for _, yb in batches]))
+    return np.concatenate([np.asarray(xb) for xb, _ in batches]), np.concatenate([np.asarray(yb) for _, yb in batches])
 
 
-def custom_images(hp: dict, root: Path) -> tuple[np.ndarray, np.ndarray]:
+def read_png_folder(root, batch_size):
     """The training part of a PNG folder (export_png_folder's layout): uint8 (n, 1, 28, 28), int (n,)."""
-    dataset = CustomImageDataset(root / "training.csv", root / "training")
-    return read_all(dataset, hp["batch_size"])
+    return read_all(CustomImageDataset(root / "training.csv", root / "training"), batch_size)
 
 
-# 4. Transforms ----------------------------------------------------------------------------------
+def custom_images(hp, source, seed):
+    """The custom Dataset exercise: export images to a PNG folder and an annotations CSV, read them back."""
+    with tempfile.TemporaryDirectory() as tmp:
+        root = export_png_folder(spread(load_images(hp["dataset"], source), hp["items"]), Path(tmp) / "png")
+        images, labels = read_png_folder(root, hp["batch_size"])
+    return {"pixel_sum": images.sum(dtype=np.int64), "label_sum": labels.sum(), "items": len(labels),
+            "extras": {"dataset": hp["dataset"]}}
+
 
 class ImageArrayDataset:
     """In-memory images yielded as uint8 (28, 28) numpy arrays with int labels."""
 
-    def __init__(self, images: np.ndarray, labels: np.ndarray, transform=None, target_transform=None):
+    def __init__(self, images, labels, transform=None, target_transform=None):
         self.images, self.labels = images, labels
         self.transform = transform
         self.target_transform = target_transform
 
-    def __len__(self) -> int:
+    def __len__(self):
         return len(self.images)
 
-    def __getitem__(self, idx: int):
+    def __getitem__(self, idx):
         image, label = self.images[idx], int(self.labels[idx])
         if self.transform:
             image = self.transform(image)
@@ -166,84 +154,27 @@ class ImageArrayDataset:
         return image, label
 
 
-def one_hot(classes: int):
+def one_hot(classes):
     """The tutorial's one-hot target_transform: label -> float32 one-hot of length ``classes``."""
     return lambda y: jax.nn.one_hot(y, classes, dtype=jnp.float32)
 
 
-def transformed(hp: dict, images: np.ndarray, labels: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+def transformed(hp, images, labels):
     """x / 255 and one-hot over the items: float32 (n, 1, 28, 28) in [0, 1], float32 (n, classes)."""
     to_tensor = lambda image: (image.astype(np.float32) / np.float32(255))[None]  # ToTensor: (28, 28) -> (1, 28, 28)
     dataset = ImageArrayDataset(images, labels, transform=to_tensor, target_transform=one_hot(hp["classes"]))
     return read_all(dataset, len(dataset))
 
 
-def run(spec, cfg: RunConfig) -> list:
-    """All five variants -> one Record each (what `lessons run/compare datasets` calls)."""
-    device = _common.select_device(cfg.device)
-    seed = cfg.seed_for(spec)
-    with _common.scope(cfg, device):
-        hp = spec.hp("toy_batches")
-        plans = [toy_batches(hp["batch_size"], shuffle=s, drop_last=d, seed=seed) for s, d in hp["cases"]]
-        records = [_common.make_record(spec, cfg, device, "toy_batches", metrics={
-            "checksum": sum(batch_checksum(p) for p in plans), "batches": float(sum(len(p) for p in plans))})]
-
-        for variant in ("linear_full", "linear_minibatch"):
-            hp = spec.hp(variant)
-            epochs = cfg.epochs or hp["epochs"]
-            model, losses, clock, n = fit_linear(hp, cfg, device, seed=seed, epochs=epochs)
-            records.append(_common.make_record(
-                spec, cfg, device, variant,
-                metrics={"slope": slope(model), "bias": float(model.bias.get_value().reshape(())),
-                         "loss": float(losses[-1])},
-                history={"step_loss": losses.tolist()}, compile_s=clock.compile_s, train_s=clock.train_s,
-                steps=len(losses), samples=epochs * n))
-
-        hp = spec.hp("custom_images")
-        with tempfile.TemporaryDirectory() as tmp:
-            root = export_png_folder(load_images(hp["dataset"], cfg.data, mirror=cfg.mirror), Path(tmp) / "png",
-                                     per_part=hp["per_part"])
-            images, labels = custom_images(hp, root)
-        records.append(_common.make_record(spec, cfg, device, "custom_images", metrics={
-            "pixel_sum": float(images.sum(dtype=np.int64)), "label_sum": float(labels.sum()),
-            "items": float(len(labels))}))
-
-        hp = spec.hp("transforms")
-        name, split = transform_split(cfg.data, cfg.mirror)
-        x, y = transformed(hp, split.x_train[:hp["items"]], split.y_train[:hp["items"]])
-        records.append(_common.make_record(spec, cfg, device, "transforms", metrics={
-            "pixel_sum": float(x.sum(dtype=np.float64)), "label_sum": float((y @ np.arange(hp["classes"])).sum())},
-            extras={"dataset": name}))
-    return records
-
-
-def parity_trace(spec, cfg: RunConfig, weights: dict, steps: int | None = None, variant: str = "linear_full") -> dict:
-    """Per-step losses and final weights of one linear variant from given initial weights.
-
-    ``steps`` is rounded up to whole epochs (minibatch SGD has several steps per epoch); None: the whole run.
-    """
-    device = _common.select_device(cfg.device)
-    hp = spec.hp(variant)
-    epochs = epochs_for(steps, hp["n"], hp["batch_size"] or hp["n"], drop_last=False)
-    with _common.scope(cfg, device):
-        model, losses, _, _ = fit_linear(hp, cfg.replace(progress=False), device, seed=cfg.seed_for(spec),
-                                         weights=weights, epochs=epochs)
-        return {"losses": losses, "weights": _common.export_weights(model), "slope": slope(model)}
-
-
-def main(argv: list[str] | None = None) -> int:
-    """Print the toy batches, then run the lesson."""
-    from shared import specs
-    from shared.cli import main as cli
-
-    spec = specs.get("datasets")
-    hp = spec.hp("toy_batches")
-    for shuffle, drop_last in hp["cases"]:
-        batches = toy_batches(hp["batch_size"], shuffle=shuffle, drop_last=drop_last, seed=spec.seed)
-        print(f"shuffle={shuffle!s:5} drop_last={drop_last!s:5}",
-              "  ".join(f"x={xb.astype(int).tolist()} y={yb.astype(int).tolist()}" for xb, yb in batches))
-    return cli(["run", "datasets", "--framework", "jax", *(sys.argv[1:] if argv is None else argv)])
+def transforms(hp, source, seed):
+    """The transforms exercise on items of hp["dataset"] from every class (Fashion-MNIST with --data full)."""
+    split = spread(load_images(hp["dataset"], source), hp["items"])
+    x, y = transformed(hp, split.x_train, split.y_train)
+    return {"pixel_sum": x.sum(dtype=np.float64), "label_sum": (y @ np.arange(hp["classes"])).sum(),
+            "extras": {"dataset": hp["dataset"]}}
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    import sys
+    from shared.cli import main
+    raise SystemExit(main(["run", "datasets", "--framework", "jax", *sys.argv[1:]]))

@@ -1,38 +1,78 @@
 """xor (JAX, Flax NNX): perceptron gates, then a 2-10-10-10-1 sigmoid MLP that solves XOR.
 
-A perceptron with the course's fixed weights makes AND, NAND and OR; XOR is not linearly
-separable, but AND(NAND(x), OR(x)) is XOR. The MLP learns it: BCE loss, SGD lr 1, 10001
-full-batch steps. Some seeds get stuck at accuracy 0.5.
-
-Twin: torch_impl/xor.py. Translation hazards handled on purpose:
-- init: Flax's Linear defaults to lecun-normal weights and zero biases; the layers here use
-  torch's U(+-1/sqrt(fan_in)) for both (_common.linear).
-- BCE: torch's BCELoss clamps each log at -100; _common.bce_loss does the same.
-- Speed: all 10001 steps are one compiled lax.scan (nnx.split/merge around jax.jit), compiled
-  once and timed apart from training. A per-step nnx.jit call would be dominated by overhead.
+A perceptron with the course's fixed weights makes AND, NAND and OR (the gates exercise); XOR is
+not linearly separable, but AND(NAND(x), OR(x)) is XOR. The MLP learns it as the course writes it:
+nnx.Sequential of Linear layers (torch's init) and sigmoids, torch's BCELoss (as_torch.bce_loss),
+SGD lr 1, 10001 full-batch steps, then accuracy of (output > 0.5). Some seeds get stuck at
+accuracy 0.5 (the spec's parity seeds include two); nnx.Rngs(777) draws other weights than
+torch.manual_seed(777), so parity runs start both from torch's. Twin: torch_impl/xor.py.
+Hazards (`lessons hazards`): init, bce_clamp.
+`lessons run` scans train_step below in one compiled loop; `--loop course` runs train().
 """
-from __future__ import annotations
-
-import sys
-
-import jax
 import jax.numpy as jnp
 import numpy as np
 import optax
 from flax import nnx
 
-from shared.config import RunConfig
+from jax_impl import as_torch
+from shared.batches import BatchPlan
 from shared.data import gate_table, xor_data
-from shared.timing import Stopwatch
-from jax_impl import _common
 
 
-def perceptron(x: jax.Array, w, b: float) -> jax.Array:
-    """Step(x @ w + b) > 0 as 0/1. x: (n, 2) -> (n,)."""
+def load_data(hp, source):
+    """The XOR truth table: x (4, 2) float32 0./1., y (4, 1) float32."""
+    return xor_data()
+
+
+def build_model(hp, seed):
+    rngs = nnx.Rngs(seed)
+    h1, h2, h3 = hp["hidden"]
+    return nnx.Sequential(
+        nnx.Linear(2, h1, **as_torch.linear_init(2), rngs=rngs), nnx.sigmoid,
+        nnx.Linear(h1, h2, **as_torch.linear_init(h1), rngs=rngs), nnx.sigmoid,
+        nnx.Linear(h2, h3, **as_torch.linear_init(h2), rngs=rngs), nnx.sigmoid,
+        nnx.Linear(h3, 1, **as_torch.linear_init(h3), rngs=rngs), nnx.sigmoid,  # (n, 1) probability of a 1
+    )
+
+
+def make_optimizer(model, hp):
+    return nnx.Optimizer(model, optax.sgd(hp["lr"]), wrt=nnx.Param)
+
+
+def loss_fn(model, x, y):
+    return as_torch.bce_loss(model(x), y)  # torch's BCELoss: each log clamped at -100, mean
+
+
+def train_step(model, optimizer, x, y):
+    loss, grads = nnx.value_and_grad(loss_fn)(model, x, y)
+    optimizer.update(model, grads)
+    return loss
+
+
+def evaluate(model, x, y):
+    predicted = (model(x) > 0.5).astype(y.dtype)
+    return {"accuracy": (predicted == y).mean()}
+
+
+def train(model, optimizer, data, hp, *, seed, epochs):
+    x, y = data
+    plan = BatchPlan(len(x), hp["batch_size"], seed=seed)
+    step, score = nnx.jit(train_step), nnx.jit(evaluate)
+    losses = []
+    model.train()
+    for epoch in range(epochs):
+        for idx in plan.epoch(epoch):
+            losses.append(float(step(model, optimizer, x[idx], y[idx])))
+    model.eval()
+    return losses, [(score(model, x, y), None)]
+
+
+def perceptron(x, w, b):
+    """1 where x @ w + b > 0, else 0 (the course's step). x: (n, 2) -> (n,)."""
     return (x @ jnp.asarray(w, dtype=x.dtype) + b > 0).astype(x.dtype)
 
 
-def gate_outputs(gates: dict, x: jax.Array) -> dict[str, jax.Array]:
+def gate_outputs(gates, x):
     """AND, NAND, OR from their fixed weights, and XOR composed as AND(NAND, OR)."""
     out = {name: perceptron(x, w, b) for name, (w, b) in gates.items()}
     hidden = jnp.stack([out["NAND"], out["OR"]], axis=1)  # (n, 2)
@@ -40,104 +80,15 @@ def gate_outputs(gates: dict, x: jax.Array) -> dict[str, jax.Array]:
     return out
 
 
-class MLP(nnx.Module):
-    """2 -> hidden... -> 1, sigmoid after every layer."""
-
-    def __init__(self, hidden: tuple[int, ...], *, rngs: nnx.Rngs):
-        self.fc1 = _common.linear(2, hidden[0], rngs=rngs)
-        self.fc2 = _common.linear(hidden[0], hidden[1], rngs=rngs)
-        self.fc3 = _common.linear(hidden[1], hidden[2], rngs=rngs)
-        self.out = _common.linear(hidden[2], 1, rngs=rngs)
-
-    def __call__(self, x: jax.Array) -> jax.Array:  # (n, 2) -> (n, 1)
-        for layer in (self.fc1, self.fc2, self.fc3, self.out):
-            x = jax.nn.sigmoid(layer(x))
-        return x
-
-
-def build_model(hp: dict, seed: int) -> MLP:
-    return MLP(hp["hidden"], rngs=nnx.Rngs(seed))
-
-
-def init_weights(spec, seed: int, variant: str = "mlp") -> dict[str, np.ndarray]:
-    """The freshly initialised model's weights, for the weight exchange."""
-    return _common.export_weights(build_model(spec.hp(variant), seed))
-
-
-def train(model: MLP, x: jax.Array, y: jax.Array, *, lr: float, steps: int, clock: Stopwatch) -> jax.Array:
-    """Full-batch SGD on BCE, all steps in one lax.scan. Returns the per-step losses, shape (steps,)."""
-    optimizer = nnx.Optimizer(model, optax.sgd(lr), wrt=nnx.Param)
-    graphdef, state = nnx.split((model, optimizer))
-
-    def loss_fn(model, x, y):
-        return _common.bce_loss(model(x), y)
-
-    def step(state, _):
-        model, optimizer = nnx.merge(graphdef, state)
-        loss, grads = nnx.value_and_grad(loss_fn)(model, x, y)
-        optimizer.update(model, grads)
-        return nnx.state((model, optimizer)), loss
-
-    fit = jax.jit(lambda state: jax.lax.scan(step, state, length=steps))
-    with clock.compiling():
-        compiled = fit.lower(state).compile()
-    with clock.training():
-        state, losses = jax.block_until_ready(compiled(state))
-    nnx.update((model, optimizer), state)
-    return losses
-
-
-def accuracy(model: MLP, x: jax.Array, y: jax.Array) -> float:
-    return float(jnp.mean(((model(x) > 0.5).astype(y.dtype) == y).astype(jnp.float32)))
-
-
-def run_mlp(hp: dict, cfg: RunConfig, device: jax.Device, *, seed: int, weights=None, steps=None):
-    """Train the MLP; returns (model, losses as numpy, Stopwatch)."""
-    dtype = _common.dtype_of(cfg.dtype)
-    x, y = (jax.device_put(jnp.asarray(a, dtype), device) for a in xor_data())
-    model = _common.cast(build_model(hp, seed), dtype)
-    if weights is not None:
-        _common.import_weights(model, weights)
-    clock = Stopwatch()
-    losses = train(model, x, y, lr=hp["lr"], steps=steps or hp["steps"], clock=clock)
-    return model, losses, clock, (x, y)
-
-
-def run(spec, cfg: RunConfig) -> list:
-    """Both variants -> one Record each (what `lessons run/compare xor` calls)."""
-    device = _common.select_device(cfg.device)
-    with _common.scope(cfg, device):
-        x = jnp.asarray(xor_data()[0])
-        gates = gate_outputs(spec.hp("gates")["gates"], x)
-        gate_acc = np.mean([np.mean(np.asarray(out) == gate_table(g)[1][:, 0]) for g, out in gates.items()])
-        records = [_common.make_record(spec, cfg, device, "gates", metrics={"accuracy": float(gate_acc)})]
-
-        hp = spec.hp("mlp")
-        steps = cfg.epochs or hp["steps"]
-        model, losses, clock, (x, y) = run_mlp(hp, cfg, device, seed=cfg.seed_for(spec), steps=steps)
-        _common.check_finite(losses, spec.name)
-        losses = np.asarray(losses)
-        records.append(_common.make_record(
-            spec, cfg, device, "mlp", metrics={"accuracy": accuracy(model, x, y), "loss": float(losses[-1])},
-            history={"loss": losses.tolist()}, compile_s=clock.compile_s, train_s=clock.train_s,
-            steps=steps, samples=steps * len(x)))
-    return records
-
-
-def parity_trace(spec, cfg: RunConfig, weights: dict, steps: int | None = None, variant: str = "mlp") -> dict:
-    """Per-step losses and final weights of the MLP from given initial weights (the parity check)."""
-    device = _common.select_device(cfg.device)
-    with _common.scope(cfg, device):
-        model, losses, _, (x, y) = run_mlp(spec.hp(variant), cfg.replace(progress=False), device,
-                                           seed=cfg.seed_for(spec), weights=weights, steps=steps)
-        return {"losses": np.asarray(losses), "weights": _common.export_weights(model),
-                "accuracy": accuracy(model, x, y)}
-
-
-def main(argv: list[str] | None = None) -> int:
-    from shared.cli import main as cli
-    return cli(["run", "xor", "--framework", "jax", *(sys.argv[1:] if argv is None else argv)])
+def gates(hp, source, seed):
+    """The gates exercise: each gate's outputs against its truth table; the share that match."""
+    x = jnp.asarray(xor_data()[0])
+    out = gate_outputs(hp["gates"], x)
+    return {"accuracy": np.mean([np.mean(np.asarray(out[g]) == gate_table(g)[1][:, 0]) for g in out]),
+            "extras": {"dataset": "gate truth tables"}}
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    import sys
+    from shared.cli import main
+    raise SystemExit(main(["run", "xor", "--framework", "jax", *sys.argv[1:]]))

@@ -7,6 +7,8 @@ same batches (torch through a sampler over these indices, JAX by indexing device
 """
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import numpy as np
 
 
@@ -55,3 +57,43 @@ def epoch_means(step_losses: np.ndarray, n: int, batch_size: int, *, drop_last: 
 def epochs_for(steps: int | None, n: int, batch_size: int, *, drop_last: bool) -> int | None:
     """The whole epochs that cover ``steps`` optimizer steps (a parity trace's length); None stays None."""
     return None if steps is None else -(-steps // num_batches(n, batch_size, drop_last=drop_last))
+
+
+@dataclass(frozen=True)
+class BatchPlan:
+    """Every epoch's batches for one training run: ``DataLoader(dataset, batch_size, shuffle,
+    drop_last)`` with the shuffle drawn from ``(seed, epoch)``. ``batch_size=None`` is the whole set.
+
+    ``plan.epoch(e)`` is a list of index arrays, which a torch DataLoader takes as its
+    ``batch_sampler``; JAX indexes its arrays with them.
+    """
+
+    n: int
+    batch_size: int | None = None
+    shuffle: bool = False
+    drop_last: bool = False
+    seed: int = 0
+
+    @property
+    def size(self) -> int:
+        return self.n if self.batch_size is None else self.batch_size
+
+    @property
+    def per_epoch(self) -> int:
+        return num_batches(self.n, self.size, drop_last=self.drop_last)
+
+    @property
+    def whole(self) -> bool:
+        """Full-batch gradient descent: every step sees the whole set, in order (no gather needed)."""
+        return not self.shuffle and self.size >= self.n
+
+    def order(self, epoch: int) -> np.ndarray:
+        return epoch_order(self.n, shuffle=self.shuffle, seed=self.seed, epoch=epoch)
+
+    def epoch(self, epoch: int) -> list[np.ndarray]:
+        return batch_plan(self.n, self.size, shuffle=self.shuffle, drop_last=self.drop_last, seed=self.seed,
+                          epoch=epoch)
+
+    def epochs_for(self, steps: int) -> int:
+        """The whole epochs that cover ``steps`` steps."""
+        return -(-steps // self.per_epoch)

@@ -3,15 +3,17 @@ course's own loop.
 
 Every lesson with a ``bench`` entry in its spec runs on data of full MNIST shape (``--data
 fullsize``: full MNIST when local, else Fashion-MNIST's real images cut to MNIST's row counts:
-12,665 for digits 0/1, 18,623 for 0/1/2, 60,000 for all ten), for ``bench["epochs"]`` epochs:
+12,665 for digits 0/1, 18,623 for 0/1/2, 60,000 for all ten), for ``bench["epochs"]`` epochs (or
+``--epochs``):
 
 - compile (or warm-up) time, kept apart;
 - steady training time, the median of ``repeats`` runs of the lesson's own ``run``;
 - steps/s and samples/s;
 - the floor: forward + backward FLOPs (6 x parameters x samples) over the machine's float32
   matmul rate, the best either framework reaches on a large matmul, measured in the same run;
-- the course's loop as written (torch, TensorDataset + DataLoader, ``loss.item()`` per step:
-  the lesson run with ``loop="course"``), and its time over ours.
+- the course's loop as written, in each framework (the lesson's own ``train``: torch's
+  DataLoader with ``loss.item()`` per step, JAX's ``nnx.jit`` step called once per batch; the
+  lesson run with ``loop="course"``), and its time over the fast path's.
 
 ``bench["together"]``: the lesson trains its variants in one loop (batchnorm's three models), so
 they make one row whose floor counts every model's parameters.
@@ -24,6 +26,8 @@ from dataclasses import asdict, dataclass
 
 import numpy as np
 
+from shared import runner
+from shared.config import FRAMEWORKS
 from shared.precision import DEFAULT
 from shared.results import format_table
 
@@ -39,7 +43,7 @@ class BenchRow:
     steps: int
     samples: int
     floor_s: float
-    course_s: float         # the course's loop on the same work (torch), the same for both rows
+    course_s: float         # the lesson's own loop (--loop course) on the same work, this framework
 
     @property
     def floor_multiple(self) -> float:
@@ -56,32 +60,37 @@ def params_of(weights: dict[str, np.ndarray]) -> int:
 
 
 def bench_config(spec, cfg):
-    return cfg.replace(data="fullsize", epochs=spec.bench["epochs"], precision=DEFAULT, progress=False)
+    """Full-size data, default precision, no bars; ``--epochs`` when given, else the spec's bench epochs."""
+    return cfg.replace(data="fullsize", epochs=cfg.epochs or spec.bench["epochs"], precision=DEFAULT, progress=False)
 
 
-def measure(spec, cfg, impls: dict, rate: float, repeats: int) -> list[BenchRow]:
-    """Time each framework's own ``run`` ``repeats`` times, and torch's course loop once."""
+def measure(spec, cfg, rate: float, repeats: int) -> list[BenchRow]:
+    """Time each framework's fast path ``repeats`` times, and its course loop once."""
     cfg = bench_config(spec, cfg)
     runs: dict[tuple[str, str], list] = {}
-    for fw, impl in impls.items():
+    course: dict[tuple[str, str], float] = {}
+    for fw in FRAMEWORKS:
         for _ in range(repeats):
-            for r in impl.run(spec, cfg):
+            for r in runner.run(spec, fw, cfg):
                 if r.steps:
                     runs.setdefault((fw, r.variant), []).append(r)
-    course = {r.variant: r.train_s for r in impls["torch"].run(spec, cfg.replace(loop="course")) if r.steps}
-    seed = cfg.seed_for(spec)
-    params = {v: params_of(impls["torch"].init_weights(spec, seed, variant=v)) for v in course}
+        for r in runner.run(spec, fw, cfg.replace(loop="course")):
+            if r.steps:
+                course[(fw, r.variant)] = r.train_s
+    variants = list(dict.fromkeys(v for _, v in runs))
+    params = {v: params_of(runner.initial_weights(spec, v, cfg)) for v in variants}
     if spec.bench.get("together"):
-        label = "+".join(course)
-        runs = {(fw, label): recs for (fw, v), recs in runs.items() if v == next(iter(course))}
-        params, course = {label: sum(params.values())}, {label: sum(course.values())}
+        label = "+".join(variants)
+        runs = {(fw, label): recs for (fw, v), recs in runs.items() if v == variants[0]}
+        course = {(fw, label): s for (fw, v), s in course.items() if v == variants[0]}
+        params = {label: sum(params.values())}
     rows = []
     for (fw, variant), recs in runs.items():
         samples = recs[0].samples
         rows.append(BenchRow(spec.name, variant, fw, compile_s=recs[0].compile_s,
                              train_s=statistics.median(r.train_s for r in recs), runs=[r.train_s for r in recs],
                              steps=recs[0].steps, samples=samples, floor_s=6 * params[variant] * samples / rate,
-                             course_s=course[variant]))
+                             course_s=course[(fw, variant)]))
     return rows
 
 

@@ -3,23 +3,29 @@
     lessons list
     lessons run LESSON --framework torch|jax|both
     lessons compare LESSON|--all
-    lessons parity LESSON [--dtype float64]
+    lessons parity LESSON [--dtype float64] [--hazard NAME]
+    lessons hazards
     lessons bench [LESSON|--all]
+    lessons show LESSON [--width N]
+    lessons site [--out DIR] [--results DIR]
+    lessons notebook LESSON|--all [--out DIR] [--framework torch|jax] [--epochs N]
 
 Bad input ends with one line on stderr that says what to do, and exit code 2.
 """
 from __future__ import annotations
 
 import argparse
-import importlib
+import contextlib
 import json
+import os
 import sys
 from pathlib import Path
 
 import numpy as np
 
-from shared import parity, plots, report, results, specs
-from shared.config import DATA_SOURCES, DEVICES, FRAMEWORKS, RunConfig
+from shared import hazards, parity, plots, report, results, runner, specs
+from shared.atomic import atomic_write_group, atomic_write_text, unwritable_reason
+from shared.config import DATA_SOURCES, DEVICES, FRAMEWORKS, LOOPS, RunConfig
 from shared.precision import DTYPES
 from shared.errors import DataError, LessonError
 
@@ -31,24 +37,12 @@ class _Parser(argparse.ArgumentParser):
         raise LessonError(f"{message} (see `{self.prog} --help`)")
 
 
-def implementation(framework: str, lesson: str):
-    """Load ``<framework>_impl.<lesson>``, the only place shared/ reaches into a framework."""
-    if framework not in FRAMEWORKS:
-        raise LessonError(f"unknown framework {framework!r}; choose one of: torch, jax, both")
-    try:
-        return importlib.import_module(f"{framework}_impl.{lesson}")
-    except ModuleNotFoundError as e:
-        if e.name and e.name.split(".")[0] in ("torch", "torchvision", "jax", "jaxlib", "flax", "optax"):
-            raise LessonError(f"{e.name} is not installed; run `python3 bootstrap.py test` to create the environment") from e
-        raise
-
-
 def run_lesson(spec, frameworks: list[str], cfg: RunConfig) -> list[results.Record]:
     records = []
     for fw in frameworks:
         if cfg.progress:
             print(f"· {spec.name} ({fw}) ...", file=sys.stderr, flush=True)
-        records += implementation(fw, spec.name).run(spec, cfg)
+        records += runner.run(spec, fw, cfg)
     return records
 
 
@@ -61,7 +55,16 @@ def _common_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--epochs", type=int, help="override the lesson's epochs (or steps) for a quick run")
     p.add_argument("--out", type=Path, default=Path("out"), help="where JSON and plots go (default: out/)")
     p.add_argument("--mirror", help="base URL of a dataset mirror to try first (or set TJL_MIRROR)")
+    p.add_argument("--no-local-data", dest="local_data", action="store_false",
+                   help="do not search the automatic local data directories (Debian's, TJL_LOCAL_DATA); "
+                        "or set TJL_NO_LOCAL_DATA=1")
     p.add_argument("--no-progress", dest="progress", action="store_false", help="hide progress bars")
+    p.add_argument("--workers", type=int, default=1,
+                   help="data_parallel: split each global batch over this many workers (torch: processes, "
+                        "JAX: devices); 1, 2 or 4 (default 1)")
+    p.add_argument("--loop", default="ours", choices=LOOPS,
+                   help="ours: the harness's fast path over the lesson's train_step (default); course: the "
+                        "lesson's own train() as the course writes it (DataLoader / a jitted step per batch)")
 
 
 def parser() -> argparse.ArgumentParser:
@@ -75,6 +78,8 @@ def parser() -> argparse.ArgumentParser:
     c = sub.add_parser("compare", help="run both frameworks, print the table, write JSON and plots")
     c.add_argument("lesson", nargs="?")
     c.add_argument("--all", action="store_true", help="every lesson")
+    c.add_argument("--skip-missing", action="store_true",
+                   help="with --all, exit 0 even when a lesson is skipped for missing data (else exit 1)")
     _common_options(c)
     q = sub.add_parser("parity", help="both frameworks from the same weights and batches, step by step")
     q.add_argument("lesson")
@@ -82,18 +87,58 @@ def parser() -> argparse.ArgumentParser:
     q.add_argument("--steps", type=int, help="compare this many steps (default: the whole run)")
     q.add_argument("--no-control", dest="control", action="store_false",
                    help="skip the torch-vs-nudged-torch rounding control")
+    q.add_argument("--hazard", help="also run the JAX twin with this hazard's fix removed (see `lessons hazards`)")
     _common_options(q)
+    sub.add_parser("hazards", help="the translation hazards the lessons handle, and where")
     b = sub.add_parser("bench", help="training speed against the arithmetic floor and the course's loop")
     b.add_argument("lesson", nargs="?")
     b.add_argument("--all", action="store_true", help="every lesson with a benchmark (the default)")
     b.add_argument("--repeats", type=int, default=3, help="timed runs per framework (median; default 3)")
     _common_options(b)
+    _views_parsers(sub)
     return p
 
 
+def _views_parsers(sub) -> None:
+    """`show`, `site` and `notebook`: views generated from the lesson files (shared/views/)."""
+    s = sub.add_parser("show", help="the torch and JAX twins in two columns, function by function")
+    s.add_argument("lesson")
+    s.add_argument("--width", type=int, help="columns to use (default: the terminal's); under 120: one column")
+    w = sub.add_parser("site", help="a static offline site: one page per lesson, code side by side, results")
+    w.add_argument("--out", type=Path, default=Path("site"), help="where the site goes (default: site/)")
+    w.add_argument("--results", type=Path, default=Path("out"),
+                   help="where `lessons compare` and `lessons parity` wrote JSON and plots (default: out/)")
+    n = sub.add_parser("notebook", help="a Jupyter notebook of a lesson: the pairs as cells, then a run of both")
+    n.add_argument("lesson", nargs="?")
+    n.add_argument("--all", action="store_true", help="every lesson")
+    n.add_argument("--out", type=Path, default=Path("notebooks"), help="where notebooks go (default: notebooks/)")
+    n.add_argument("--framework", default="both", choices=("torch", "jax", "both"),
+                   help="both (default), or a notebook with one framework's cells only")
+    n.add_argument("--epochs", type=int, help="the notebook's run uses this many epochs (a quick run)")
+    n.add_argument("--seed", type=int, help="the notebook's run uses this seed")
+    n.add_argument("--data", default="embedded", choices=DATA_SOURCES, help="the notebook's run uses this data")
+    n.add_argument("--device", default="cpu", choices=DEVICES, help="the notebook's run uses this device")
+
+
 def _config(args) -> RunConfig:
-    return RunConfig(device=args.device, data=args.data, seed=args.seed, epochs=args.epochs, progress=args.progress,
-                     mirror=args.mirror)
+    """The run's settings, checked (one line and exit 2 for a bad one), and --out, before anything runs."""
+    local_data = args.local_data and os.environ.get("TJL_NO_LOCAL_DATA", "") in ("", "0")
+    cfg = RunConfig(device=args.device, data=args.data, seed=args.seed, epochs=args.epochs, progress=args.progress,
+                    mirror=args.mirror, local_data=local_data, loop=args.loop, workers=getattr(args, "workers", 1))
+    why = unwritable_reason(args.out)
+    if why:
+        raise LessonError(f"--out {args.out}: {why}; name a directory you can write to")
+    return cfg
+
+
+@contextlib.contextmanager
+def _writing(out: Path):
+    """Around writes into --out (each atomic, or a group written all or none): a failure is one line."""
+    try:
+        yield
+    except OSError as e:
+        raise LessonError(f"cannot write into {out}: {e.strerror or e}; free some space or pass another --out "
+                          "(nothing was half-written)") from None
 
 
 def cmd_list(args) -> int:
@@ -132,8 +177,14 @@ def cmd_run(args) -> int:
         print(results.comparison_table(records, lesson_specs))
         print()
         print(results.format_table(*results.detail_cells(records, spec.details)))
-        figures[name] = plots.plot_lesson(spec, records, args.out)
-        for path in [*results.save(records, args.out), *figures[name]]:
+        if spec.course:
+            print(f"\nThe course ({spec.course['note']}) and our defaults\n")
+            print(results.format_table(["setting", "course", "ours", "why ours differs"], spec.course_rows()))
+        pngs = plots.lesson_pngs(spec, records, args.out)
+        figures[name] = list(pngs)
+        with _writing(args.out):
+            written = atomic_write_group({**results.json_files(records, args.out), **pngs})
+        for path in written:
             print(f"wrote {path}")
     if len(names) > 1:
         print("\nAll lessons\n")
@@ -141,7 +192,22 @@ def cmd_run(args) -> int:
         for name, why in skipped.items():
             print(f"skipped {name}: {why}")
     if args.command == "compare":
-        print(f"wrote {report.write_report(args.out, lesson_specs, all_records, figures, skipped)}")
+        with _writing(args.out):
+            path = report.write_report(args.out, lesson_specs, all_records, figures, skipped)
+        print(f"wrote {path}")
+    if skipped:
+        ran = f"{len(names) - len(skipped)} of {len(names)} lessons ran, skipped: {', '.join(skipped)}"
+        if not getattr(args, "skip_missing", False):
+            print(f"lessons: {ran}; exit 1 (pass --skip-missing to accept that)", file=sys.stderr)
+            return 1
+        print(f"{ran} (accepted: --skip-missing)")
+    return 0
+
+
+def cmd_hazards(args) -> int:
+    rows = [[h.name, ", ".join(h.lessons), h.differs, h.fix + (" (GPU only)" if h.gpu_only else "")]
+            for h in hazards.HAZARDS]
+    print(results.format_table(["hazard", "lessons", "what differs", "what the JAX twin does"], rows))
     return 0
 
 
@@ -150,36 +216,42 @@ def cmd_parity(args) -> int:
     cfg = _config(args).replace(dtype=args.dtype)
     if args.steps is not None and args.steps < 1:
         raise LessonError(f"--steps must be at least 1, got {args.steps}")
-    torch_impl, jax_impl = implementation("torch", spec.name), implementation("jax", spec.name)
+    hazard = hazards.check(args.hazard, spec.name) if args.hazard else None
+    if hazard is not None and hazard.gpu_only and cfg.device == "cpu":
+        raise LessonError(f"the {hazard.name} hazard shows only on a GPU; add --device gpu")
     if spec.parity.get("stochastic"):
-        return _parity_bands(spec, cfg, torch_impl, jax_impl)
+        if hazard is not None:
+            raise LessonError(f"{spec.name} is compared by accuracy bands over seeds; --hazard needs a deterministic lesson")
+        return _parity_bands(spec, cfg)
     seed = cfg.seed_for(spec)
     found = []
     for variant in spec.parity["variants"]:
-        weights = torch_impl.init_weights(spec, seed, variant=variant)
-        traces = [impl.parity_trace(spec, cfg, weights, args.steps, variant=variant) for impl in (torch_impl, jax_impl)]
-        control = (torch_impl.parity_trace(spec, cfg, parity.nudge(weights, cfg.dtype), args.steps, variant=variant)
-                   if args.control else None)
-        found.append(parity.compare(variant, cfg.dtype, *traces, control))
+        found += parity.run_variant(spec, cfg, variant, args.steps, control=args.control,
+                                    hazard=hazard.name if hazard else None)
     print(f"\n{spec.title}: torch vs jax from torch's initial weights (seed {seed}), {cfg.dtype}, {found[0].rel.size} steps\n")
     print(parity.summary_table(found))
     for r in found:
         print(f"\n{r.variant}: final parameter differences\n")
         print(parity.weights_table(r))
+    if hazard is not None:
+        print(f"\nhazard {hazard.name}: {hazard.differs}.\nfix: {hazard.fix}.")
     notes = spec.parity.get("notes")
     if notes:
         print(f"\nnotes: {notes}")
-    print(f"\nwrote {parity.plot(found, args.out / spec.name / f'parity-{cfg.dtype}.png', f'{spec.name}: |Δloss| per step ({cfg.dtype})')}")
+    name = f"parity-{cfg.dtype}" + (f"-{hazard.name}" if hazard else "")
+    with _writing(args.out):
+        path = parity.plot(found, args.out / spec.name / f"{name}.png", f"{spec.name}: |Δloss| per step ({cfg.dtype})")
+    print(f"\nwrote {path}")
     return 0
 
 
-def _parity_bands(spec, cfg: RunConfig, torch_impl, jax_impl) -> int:
+def _parity_bands(spec, cfg: RunConfig) -> int:
     """Stochastic lessons (dropout masks come from different RNGs): accuracy bands over seeds."""
     seeds = spec.parity["seeds"]
     rows, values = [], {"torch": {}, "jax": {}}
     for seed in seeds:
-        for fw, impl in (("torch", torch_impl), ("jax", jax_impl)):
-            for r in impl.run(spec, cfg.replace(seed=seed)):
+        for fw in FRAMEWORKS:
+            for r in runner.run(spec, fw, cfg.replace(seed=seed)):
                 target = spec.targets[r.variant]
                 values[fw].setdefault(r.variant, []).append(r.metrics[target.metric])
     for variant in values["torch"]:
@@ -206,29 +278,46 @@ def cmd_bench(args) -> int:
     else:
         names = [s.name for s in specs.all_specs() if s.bench]
     cfg = _config(args).replace(precision=DEFAULT, progress=False)
-    modules = {fw: importlib.import_module(f"{fw}_impl._bench") for fw in FRAMEWORKS}
-    devices = {fw: implementation(fw, "_common").select_device(cfg.device) for fw in FRAMEWORKS}
-    rates = {fw: modules[fw].matmul_rate(devices[fw]) for fw in FRAMEWORKS}
+    rates = {fw: runner.matmul_rate(fw, cfg) for fw in FRAMEWORKS}
     rate = max(rates.values())
     print("float32 matmul rate: " + ", ".join(f"{fw} {r / 1e9:.0f} GFLOP/s" for fw, r in rates.items())
           + f"; floor uses {rate / 1e9:.0f}; each framework's default precision; data: --data fullsize")
-    rows = []
+    rows, worker_rows = [], []
     for name in names:
         spec = specs.get(name)
         print(f"· {name}", file=sys.stderr, flush=True)
-        impls = {fw: implementation(fw, name) for fw in FRAMEWORKS}
-        rows += bench.measure(spec, cfg, impls, rate, args.repeats)
-    print()
-    print(bench.table(rows))
-    path = results.atomic_write_text(args.out / "bench.json", json.dumps(bench.as_json(rows, rates), indent=1))
+        if spec.bench.get("workers"):  # data_parallel: speed against the number of workers
+            from shared import distributed
+            worker_rows += distributed.bench(spec, cfg, args.repeats)
+            continue
+        rows += bench.measure(spec, cfg, rate, args.repeats)
+    if rows:
+        print()
+        print(bench.table(rows))
+    if worker_rows:
+        print("\nData parallel: speed against the number of workers (torch: processes, JAX: devices)\n")
+        print(distributed.bench_table(worker_rows))
+    with _writing(args.out):
+        payload = {**bench.as_json(rows, rates), **({"workers": worker_rows} if worker_rows else {})}
+        path = atomic_write_text(args.out / "bench.json", json.dumps(payload, indent=1))
     print(f"\nwrote {path}")
     return 0
+
+
+def _view(name: str):
+    """shared/views/<name>.py's command(args), imported only when used (pygments, ipynb writing)."""
+    def cmd(args) -> int:
+        import importlib
+        return importlib.import_module(f"shared.views.{name}").command(args)
+    return cmd
 
 
 def main(argv: list[str] | None = None) -> int:
     try:
         args = parser().parse_args(sys.argv[1:] if argv is None else argv)
-        return {"list": cmd_list, "run": cmd_run, "compare": cmd_run, "parity": cmd_parity, "bench": cmd_bench}[args.command](args)
+        return {"list": cmd_list, "run": cmd_run, "compare": cmd_run, "parity": cmd_parity, "hazards": cmd_hazards,
+                "bench": cmd_bench, "show": _view("show"), "site": _view("site"),
+                "notebook": _view("notebook")}[args.command](args)
     except LessonError as e:
         print(f"lessons: error: {e}", file=sys.stderr)
         return EXIT_USAGE

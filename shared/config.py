@@ -1,15 +1,22 @@
-"""RunConfig: how a lesson is run (device, data, seed, ...). Passed explicitly, never global."""
+"""RunConfig: how a lesson is run (device, data, seed, ...). Passed explicitly, never global.
+
+Every setting is checked here, once, so a bad value is one line before anything runs.
+"""
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
 
+from shared.data.source import KINDS as DATA_SOURCES, DataSource
 from shared.errors import LessonError
 from shared.precision import DTYPES, POLICIES, STRICT
 
 DEVICES = ("cpu", "gpu", "auto")
-DATA_SOURCES = ("embedded", "full", "fullsize")
 FRAMEWORKS = ("torch", "jax")
 LOOPS = ("ours", "course")   # course: torch's DataLoader loop as the course writes it (the bench baseline)
+# Seeds every generator here takes: torch.manual_seed, jax.random.key, nnx.Rngs, np.random.default_rng
+# and np.random.seed all accept 0 .. 2**32 - 1 (numpy refuses negatives, np.random.seed stops at 2**32 - 1).
+SEED_LIMIT = 2**32
+MAX_EPOCHS = 100_000         # well above every lesson's own epochs (or steps); more is a typo
 
 
 @dataclass(frozen=True)
@@ -22,7 +29,9 @@ class RunConfig:
     precision: str = STRICT
     progress: bool = True
     mirror: str | None = None    # a download mirror tried before the built-in list
+    local_data: bool = True      # search the automatic local data directories (Debian's, TJL_LOCAL_DATA)
     loop: str = "ours"           # "course": torch lessons train with the course's own loop
+    workers: int = 1             # data_parallel: workers sharing each global batch (shared/distributed.py)
 
     def __post_init__(self):
         for value, allowed, what in (
@@ -36,9 +45,20 @@ class RunConfig:
                 raise LessonError(f"unknown {what} {value!r}; choose one of: {', '.join(allowed)}")
         if self.epochs is not None and self.epochs < 1:
             raise LessonError(f"--epochs must be at least 1, got {self.epochs}")
+        if self.epochs is not None and self.epochs > MAX_EPOCHS:
+            raise LessonError(f"--epochs must be at most {MAX_EPOCHS:,}, got {self.epochs}")
+        if isinstance(self.workers, bool) or not isinstance(self.workers, int) or self.workers < 1:
+            raise LessonError(f"--workers must be a whole number of at least 1, got {self.workers}")
+        if self.seed is not None and not 0 <= self.seed < SEED_LIMIT:
+            raise LessonError(f"--seed must be between 0 and {SEED_LIMIT - 1} (what both torch and JAX accept), "
+                              f"got {self.seed}")
 
     def seed_for(self, spec) -> int:
         return spec.seed if self.seed is None else self.seed
+
+    def source(self) -> DataSource:
+        """Where this run's image data may come from (see shared.data.DataSource)."""
+        return DataSource(kind=self.data, mirror=self.mirror, local=self.local_data, progress=self.progress)
 
     def replace(self, **changes) -> "RunConfig":
         return replace(self, **changes)

@@ -41,6 +41,15 @@ class ParityResult:
     rel: np.ndarray                     # per step, torch vs jax
     control: np.ndarray | None          # per step, torch vs nudged torch
     weight_diffs: dict[str, float] = field(default_factory=dict)  # max |Δ| per tensor
+    control_weight_diffs: dict[str, float] = field(default_factory=dict)  # the same, torch vs nudged torch
+
+    @property
+    def max_weight_diff(self) -> float:
+        return max(self.weight_diffs.values(), default=0.0)
+
+    @property
+    def control_max_weight_diff(self) -> float:
+        return max(self.control_weight_diffs.values(), default=float("nan"))
 
     def window_max(self, lo: int, hi: int | None = None, series: np.ndarray | None = None) -> float:
         s = (self.rel if series is None else series)[lo:hi]
@@ -62,22 +71,49 @@ class ParityResult:
         return self.control is not None and self.rel.max() <= 10 * max(self.control.max(), EPS[self.dtype])
 
 
+def _weight_diffs(a: dict, b: dict) -> dict[str, float]:
+    return {k: float(np.max(np.abs(np.asarray(v, np.float64) - np.asarray(b[k], np.float64)))) for k, v in a.items()}
+
+
 def compare(variant: str, dtype: str, torch_trace: dict, jax_trace: dict, control_trace: dict | None) -> ParityResult:
     rel = rel_diff(torch_trace["losses"], jax_trace["losses"])
     control = None if control_trace is None else rel_diff(torch_trace["losses"], control_trace["losses"])
-    diffs = {k: float(np.max(np.abs(np.asarray(v, np.float64) - np.asarray(jax_trace["weights"][k], np.float64))))
-             for k, v in torch_trace["weights"].items()}
-    return ParityResult(variant, dtype, rel, control, diffs)
+    control_w = {} if control_trace is None else _weight_diffs(torch_trace["weights"], control_trace["weights"])
+    return ParityResult(variant, dtype, rel, control, _weight_diffs(torch_trace["weights"], jax_trace["weights"]),
+                        control_w)
+
+
+def run_variant(spec, cfg, variant: str, steps: int | None, *, control: bool = True,
+                hazard: str | None = None) -> list[ParityResult]:
+    """torch and JAX from torch's initial weights, the one-ulp control, and with ``hazard``, the
+    JAX twin once more with that fix removed ("<variant> without <hazard>").
+
+    The init hazard is about the starting weights themselves, so with it both JAX runs start from
+    their own initialisation (torch's distribution, and Flax's default) instead of torch's weights.
+    """
+    from shared import hazards, runner
+
+    weights = runner.initial_weights(spec, variant, cfg)
+    torch_trace = runner.trace(spec, "torch", cfg, weights, steps, variant)
+    own_init = hazard is not None and hazards.get(hazard).evidence == "init"
+    jax_trace = runner.trace(spec, "jax", cfg, None if own_init else weights, steps, variant)
+    control_trace = runner.trace(spec, "torch", cfg, nudge(weights, cfg.dtype), steps, variant) if control else None
+    found = [compare(variant, cfg.dtype, torch_trace, jax_trace, control_trace)]
+    if hazard is not None:
+        removed = runner.trace(spec, "jax", cfg, None if own_init else weights, steps, variant, hazard=hazard)
+        found.append(compare(f"{variant} without {hazard}", cfg.dtype, torch_trace, removed, control_trace))
+    return found
 
 
 def summary_table(results: list[ParityResult]) -> str:
     headers = ["variant", "dtype", "steps", "max rel 1-10", "11-100", "all", "first > 1e-3",
-               "control (all)", "verdict"]
+               "control (all)", "max |Δw|", "control |Δw|", "verdict"]
     rows = []
     for r in results:
         rows.append([r.variant, r.dtype, len(r.rel), fmt(r.window_max(0, 10)), fmt(r.window_max(10, 100)),
                      fmt(r.window_max(0)), r.first_over_1e3 or "-",
-                     "-" if r.control is None else fmt(float(r.control.max())), verdict(r)])
+                     "-" if r.control is None else fmt(float(r.control.max())), fmt(r.max_weight_diff),
+                     "-" if r.control is None else fmt(r.control_max_weight_diff), verdict(r)])
     return format_table(headers, rows)
 
 

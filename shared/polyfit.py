@@ -15,14 +15,15 @@ from shared.data import sin_data
 COEFFS = ("a", "b", "c", "d")
 
 
-def initial_coefficients(spec, seed: int, variant: str) -> dict[str, np.ndarray]:
-    """The variant's starting (a, b, c, d) as float64 0-d arrays (the lesson's weight exchange).
+def initial_coefficients(hp: dict, seed: int) -> dict[str, np.ndarray]:
+    """A variant's starting (a, b, c, d) as float64 0-d arrays: both frameworks' build_model start here.
 
-    ``init`` in the spec is either four numbers (legendre), "normal" (np.random.randn, as the
-    course's numpy and tensor examples) or "linear" (U(+-1/sqrt(3)), nn.Linear(3, 1)'s default
-    for its weight and bias, so the nn variants start where torch's own init would put them).
+    ``hp["init"]`` is either four numbers (legendre, as the course), "normal" (the course's
+    np.random.randn / torch.randn) or "linear" (U(+-1/sqrt(3)), nn.Linear(3, 1)'s default for its
+    weight and bias, so the nn variants start where torch's own init would put them). The course
+    draws these unseeded; here one numpy generator seeded with ``seed`` draws them for both.
     """
-    init = spec.hp(variant)["init"]
+    init = hp["init"]
     rng = np.random.default_rng(seed)
     if init == "normal":
         values = rng.standard_normal(4)
@@ -83,13 +84,13 @@ def coefficient_rel(ref: dict, other: dict) -> float:
     return float(np.max(np.abs(ref_v - other_v)) / np.max(np.abs(ref_v)))
 
 
-def plot_fits(spec, records, out_dir: Path) -> list[Path]:
-    """One figure per variant: sin(x), each framework's fitted curve (torch solid, jax dashed),
-    and, for the cubics fitted by plain GD from the same start, the numpy reference."""
-    from shared.plots import STYLE, plt, save  # matplotlib only when plotting
+def plot_fits(spec, records, out_dir: Path) -> dict[Path, bytes]:
+    """One figure per variant, as {path: PNG bytes}: sin(x), each framework's fitted curve (torch
+    solid, jax dashed), and, for the cubics fitted by plain GD from the same start, the numpy reference."""
+    from shared.plots import STYLE, plt, png_bytes  # matplotlib only when plotting
 
     x, y = sin_data(spec.hp()["points"])
-    paths = []
+    pngs = {}
     for variant in dict.fromkeys(r.variant for r in records):
         hp = spec.hp(variant)
         fig, ax = plt.subplots(figsize=(6, 4))
@@ -99,20 +100,15 @@ def plot_fits(spec, records, out_dir: Path) -> list[Path]:
             label = (f"{r.framework}: " + ", ".join(f"{k}={coeffs[k]:.4f}" for k in COEFFS)
                      + f", loss {r.metrics['loss']:.3f}")
             ax.plot(x, predict(hp["model"], coeffs, x), label=label, **STYLE.get(r.framework, {}))
-            other = r.extras.get("optax_defaults")
-            if other:  # the optim variant in JAX: where optax.rmsprop's own defaults land
-                ax.plot(x, predict(hp["model"], other, x), linestyle="-.",
-                        label=f"{r.framework}, optax.rmsprop defaults: loss {other['loss']:.3f} "
-                              f"(per-step loss up to {other['max_step_rel']:.0%} off)")
         if hp.get("reference") == "numpy":
             seed = next(r.seed for r in records if r.variant == variant)
             steps = next(r.steps for r in records if r.variant == variant)
-            ref, losses = fit_numpy(initial_coefficients(spec, seed, variant), x, y, lr=hp["lr"], steps=steps)
+            ref, losses = fit_numpy(initial_coefficients(hp, seed), x, y, lr=hp["lr"], steps=steps)
             ax.plot(x, predict("cubic", ref, x), color="grey", linestyle=":",
                     label=f"numpy reference, loss {losses[-1]:.3f}")
         ax.set_xlabel("x")
         formula = "a + b P3(c + d x)" if hp["model"] == "legendre" else "a + b x + c x² + d x³"
         ax.set_title(f"{spec.name} · {variant}: {formula}")
         ax.legend(fontsize=7)
-        paths.append(save(fig, out_dir / spec.name / f"fit-{variant}.png"))
-    return paths
+        pngs[out_dir / spec.name / f"fit-{variant}.png"] = png_bytes(fig)
+    return pngs

@@ -1,11 +1,13 @@
-"""Shared fixtures: run configs and the device parametrisation (CPU always, GPU when both see one)."""
+"""Shared fixtures and helpers: run configs, the device parametrisation (CPU always, GPU when both
+frameworks see one), and each lesson's runs and parity traces, computed once per test module."""
 from __future__ import annotations
 
 import functools
 
 import pytest
 
-from shared.config import RunConfig
+from shared import runner
+from shared.config import FRAMEWORKS, RunConfig
 
 
 @functools.cache
@@ -55,22 +57,33 @@ def cached(memo: dict, key, compute):
     return memo[key]
 
 
-def run_both(memo: dict, spec, impls: dict, cfg: RunConfig) -> dict:
-    """{framework: {variant: Record}}: the lesson's run in each framework, once per device."""
-    return cached(memo, ("run", cfg.device),
-                  lambda: {fw: {r.variant: r for r in impl.run(spec, cfg)} for fw, impl in impls.items()})
+def run_both(memo: dict, spec, cfg: RunConfig) -> dict:
+    """{framework: {variant: Record}}: the lesson's run in each framework, once per config."""
+    return cached(memo, ("run", cfg), lambda: {fw: {r.variant: r for r in runner.run(spec, fw, cfg)}
+                                               for fw in FRAMEWORKS})
 
 
 def assert_target_in_both(spec, records: dict, variant: str) -> None:
-    """Both frameworks meet the variant's target, and differ by at most its framework tolerance."""
-    target = spec.targets[variant]
+    """Both frameworks meet the variant's target on the records' data source, and differ by at most
+    its framework tolerance."""
+    (data,) = {recs[variant].data for recs in records.values()}
+    target = spec.target(variant, data)
     values = {fw: recs[variant].metrics[target.metric] for fw, recs in records.items()}
     assert all(target.check(v) for v in values.values()), values
     assert abs(values["torch"] - values["jax"]) <= target.framework_tol, values
 
 
-def trace_both(memo: dict, spec, impls: dict, cfg: RunConfig, variant: str) -> dict:
-    """{framework: parity trace} from torch's initial weights, once per (device, dtype, variant)."""
-    weights = lambda: impls["torch"].init_weights(spec, spec.seed, variant=variant)
-    return cached(memo, ("trace", cfg.device, cfg.dtype, variant), lambda: {
-        fw: impl.parity_trace(spec, cfg, weights(), spec.parity["steps"], variant=variant) for fw, impl in impls.items()})
+def trace_both(memo: dict, spec, cfg: RunConfig, variant: str, steps="spec", hazard: str | None = None) -> dict:
+    """{framework: parity trace} from torch's initial weights, once per (config, variant, steps).
+
+    ``steps`` "spec": the spec's parity steps; None: the whole run. ``hazard``: the JAX trace
+    runs with that fix removed.
+    """
+    steps = spec.parity["steps"] if steps == "spec" else steps
+
+    def compute():
+        weights = runner.initial_weights(spec, variant, cfg)
+        return {"torch": runner.trace(spec, "torch", cfg, weights, steps, variant),
+                "jax": runner.trace(spec, "jax", cfg, weights, steps, variant, hazard=hazard)}
+
+    return cached(memo, ("trace", cfg, variant, steps, hazard), compute)

@@ -1,40 +1,44 @@
-"""dropout: the train-mode mask invariants, eval mode as the identity, and accuracy in both frameworks."""
+"""dropout: the train-mode mask invariants, eval mode as the identity, evaluation in eval mode, and
+accuracy in both frameworks (masks differ by framework: compared by a band, not step by step)."""
 import jax.numpy as jnp
 import numpy as np
 import pytest
 import torch
+from conftest import assert_target_in_both, run_both
 
-from jax_impl import _common as jc
-from jax_impl import dropout as jd
-from shared import specs
-from shared.config import RunConfig
-from torch_impl import _common as tc
-from torch_impl import dropout as td
+from shared import runner, specs
+from shared.config import FRAMEWORKS, RunConfig
+from shared.data import DataSource, load_images
 
 SPEC = specs.get("dropout")
-HP = SPEC.hp("dropout")
+HP = runner.settings(SPEC, "dropout", "embedded")
 ROWS = 256  # Dropout(ones((ROWS, hidden))): ROWS * hidden mask draws
+DROPOUT = 2  # the Dropout layer's index: Linear, ReLU, Dropout, Linear
 
 
-def dropout_layer(fw: str, seed: int):
-    """The lesson model's Dropout layer and a function applying it to a numpy array."""
+def lesson(fw: str):
+    return runner.lesson_module(fw, SPEC.name)
+
+
+def build(fw: str, seed: int):
+    """The lesson's model (train mode) and a function applying its Dropout layer to a numpy array.
+    torch's masks come from its global generator, which build_model seeds (the caller forks it)."""
+    model = lesson(fw).build_model(HP, seed)
     if fw == "torch":
-        model = td.build_model(HP)
-        return model, lambda x: model.dropout(torch.as_tensor(x)).numpy()
-    model = jd.build_model(HP, seed)
-    return model, lambda x: np.asarray(model.dropout(jnp.asarray(x)))
+        return model, lambda x: model[DROPOUT](torch.as_tensor(x)).numpy()
+    return model, lambda x: np.asarray(model.layers[DROPOUT](jnp.asarray(x)))
 
 
-def mask_outputs(fw: str, seed: int) -> np.ndarray:
-    with tc.seeded(seed):  # torch's masks come from its global generator
-        model, apply = dropout_layer(fw, seed)
+def mask_outputs(fw: str, seed: int, calls: int = 1) -> list[np.ndarray]:
+    with torch.random.fork_rng(devices=[]):
+        model, apply = build(fw, seed)
         model.train()
-        return apply(np.ones((ROWS, HP["hidden"]), np.float32))
+        return [apply(np.ones((ROWS, HP["hidden"]), np.float32)) for _ in range(calls)]
 
 
-@pytest.mark.parametrize("fw", ["torch", "jax"])
+@pytest.mark.parametrize("fw", FRAMEWORKS)
 def test_train_mode_outputs_are_zero_or_scaled_and_keep_the_mean(fw):
-    p, out = HP["p"], mask_outputs(fw, SPEC.seed)
+    p, (out,) = HP["p"], mask_outputs(fw, SPEC.seed)
     kept = out != 0
     np.testing.assert_allclose(out[kept], 1 / (1 - p), rtol=1e-6)
     # Each output is Bernoulli(1-p)/(1-p): mean 1, variance p/(1-p). The mean of N of them has
@@ -44,75 +48,97 @@ def test_train_mode_outputs_are_zero_or_scaled_and_keep_the_mean(fw):
     assert abs((~kept).mean() - p) <= SPEC.parity["mask_sigmas"] * np.sqrt(p * (1 - p) / out.size)
 
 
-@pytest.mark.parametrize("fw", ["torch", "jax"])
+@pytest.mark.parametrize("fw", FRAMEWORKS)
 def test_masks_advance_and_follow_the_seed(fw):
     """A second call draws a new mask (the JAX stream advances in the model's state); a seed repeats it."""
-    with tc.seeded(SPEC.seed):
-        model, apply = dropout_layer(fw, SPEC.seed)
-        model.train()
-        x = np.ones((ROWS, HP["hidden"]), np.float32)
-        first, second = apply(x), apply(x)
+    first, second = mask_outputs(fw, SPEC.seed, calls=2)
     assert not np.array_equal(first, second)
-    np.testing.assert_array_equal(mask_outputs(fw, SPEC.seed), first)
-    assert not np.array_equal(mask_outputs(fw, SPEC.seed + 1), first)
+    np.testing.assert_array_equal(mask_outputs(fw, SPEC.seed)[0], first)
+    assert not np.array_equal(mask_outputs(fw, SPEC.seed + 1)[0], first)
 
 
-@pytest.mark.parametrize("fw", ["torch", "jax"])
+@pytest.mark.parametrize("fw", FRAMEWORKS)
 def test_eval_mode_is_the_identity(fw):
-    with tc.seeded(SPEC.seed):
-        model, apply = dropout_layer(fw, SPEC.seed)
+    with torch.random.fork_rng(devices=[]):
+        model, apply = build(fw, SPEC.seed)
     model.eval()
     x = np.random.default_rng(0).random((ROWS, HP["hidden"]), np.float32)
     np.testing.assert_array_equal(apply(x), x)
 
 
-def manual_forward(fw: str, model, x: np.ndarray) -> np.ndarray:
-    """fc2(relu(fc1(x))): the network without its Dropout layer."""
-    w = (tc if fw == "torch" else jc).export_weights(model)
-    h = np.maximum(x.astype(np.float64) @ w["fc1.weight"].T + w["fc1.bias"], 0)
-    return h @ w["fc2.weight"].T + w["fc2.bias"]
+def dropout_free(weights: dict, x: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, dict]:
+    """Logits, loss and accuracy of Linear -> ReLU -> Linear (no Dropout) in float64 numpy."""
+    h = np.maximum(x.astype(np.float64) @ weights["0.weight"].T + weights["0.bias"], 0)
+    logits = h @ weights["3.weight"].T + weights["3.bias"]
+    shifted = logits - logits.max(1, keepdims=True)
+    log_p = shifted - np.log(np.exp(shifted).sum(1, keepdims=True))
+    return logits, {"loss": -log_p[np.arange(len(y)), y].mean(), "accuracy": (logits.argmax(1) == y).mean()}
 
 
-@pytest.mark.parametrize("fw", ["torch", "jax"])
+@pytest.mark.parametrize("fw", FRAMEWORKS)
 def test_evaluation_runs_in_eval_mode(fw):
-    """predict (what accuracy uses) twice gives identical outputs equal to the dropout-free forward,
-    and leaves the model in train mode, where the same inputs give other outputs."""
-    x = load_test_inputs()[:ROWS]
-    with tc.seeded(SPEC.seed):
+    """The harness's evaluate (what every record's metrics come from) twice gives the same metrics,
+    those of the network without its Dropout layer, and leaves the model in train mode, where the
+    same inputs give other outputs (what forgetting model.eval() scores)."""
+    _, _, x, y = load_images(SPEC.dataset, DataSource()).flat()
+    x, y = x[:ROWS], y[:ROWS]
+    s = runner.Session(SPEC, fw, RunConfig(progress=False))
+    with s.placed(), torch.random.fork_rng(devices=[]):
+        model = s.model(HP)
+        xs, ys = s.h.to_device((x, y), s.device, "float32")
+        first, second = (s.h.evaluate(s.lesson, model, xs, ys) for _ in range(2))
         if fw == "torch":
-            model = td.build_model(HP)
-            model.train()
-            xs = torch.as_tensor(x)
-            first, second = (tc.predict(model, xs).numpy() for _ in range(2))
+            in_train_mode = model.training
             with torch.no_grad():
                 train_out = model(xs).numpy()
-            assert model.training
         else:
-            model = jd.build_model(HP, SPEC.seed)
-            first, second = (np.asarray(jc.predict(model, jnp.asarray(x))) for _ in range(2))
-            train_out = np.asarray(model(jnp.asarray(x)))
-            assert not model.dropout.deterministic
-    np.testing.assert_array_equal(first, second)
-    np.testing.assert_allclose(first, manual_forward(fw, model, x), rtol=1e-4, atol=1e-5)
-    assert not np.allclose(train_out, first, rtol=1e-2, atol=1e-3)
+            in_train_mode = not model.layers[DROPOUT].deterministic
+            train_out = np.asarray(model(xs))
+        logits, want = dropout_free(s.h.export_weights(model), x, y)
+    assert first == second
+    np.testing.assert_allclose(first["loss"], want["loss"], rtol=1e-5)
+    assert first["accuracy"] == pytest.approx(want["accuracy"], abs=1 / ROWS)
+    assert in_train_mode
+    assert not np.allclose(train_out, logits, rtol=1e-2, atol=1e-3)
 
 
-def load_test_inputs() -> np.ndarray:
-    from shared.data import load_images
-
-    return load_images(SPEC.dataset, "embedded").flat()[2]
-
-
-@pytest.fixture(scope="module")
-def records():
-    cfg = RunConfig(progress=False)
-    return {"torch": td.run(SPEC, cfg)[0], "jax": jd.run(SPEC, cfg)[0]}
+@pytest.fixture
+def records(memo):
+    return run_both(memo, SPEC, RunConfig(progress=False))
 
 
 def test_spec_seed_reaches_target_in_both_frameworks(records):
-    target = SPEC.targets["dropout"]
-    values = {fw: r.metrics[target.metric] for fw, r in records.items()}
-    assert all(target.check(v) for v in values.values()), values
-    assert abs(values["torch"] - values["jax"]) <= target.framework_tol, values
-    assert all(r.history["test_accuracy"][-1] == r.metrics["test_accuracy"] for r in records.values())
+    assert_target_in_both(SPEC, records, "dropout")
+    for fw in FRAMEWORKS:
+        r = records[fw]["dropout"]
+        assert len(r.history["test_accuracy"]) == HP["epochs"]  # evaluated after every epoch, in eval mode
+        assert r.history["test_accuracy"][-1] == r.metrics["test_accuracy"]
 
+
+def test_forgetting_eval_mode_costs_accuracy():
+    """After training, the test split scored in train mode (a random sub-network per sample, what
+    forgetting model.eval() measures) is less accurate than in eval mode, in both frameworks."""
+    cfg = RunConfig(progress=False, epochs=2)
+    for fw in FRAMEWORKS:
+        s = runner.Session(SPEC, fw, cfg)
+        with s.placed():
+            model, _, _, _ = s.train(HP)
+            _, data = s.data(HP)
+            eval_mode = s.h.evaluate(s.lesson, model, data[2], data[3])["accuracy"]
+            model.train()
+            with torch.random.fork_rng(devices=[]):
+                train_mode = float(s.lesson.evaluate(model, data[2], data[3])["accuracy"])
+        assert train_mode < eval_mode, (fw, train_mode, eval_mode)
+
+
+def test_course_loop_gives_the_fast_paths_numbers(memo):
+    """`--loop course` (the lesson's own train(): DataLoader / an nnx.jit step per batch) trains on the
+    same batches with the same masks as the fast path (torch's generator is seeded alike, JAX's
+    stream is in the model), so each framework's losses and accuracies agree across the two forms."""
+    cfg = RunConfig(progress=False, epochs=2)
+    fast, course = run_both(memo, SPEC, cfg), run_both(memo, SPEC, cfg.replace(loop="course"))
+    for fw in FRAMEWORKS:
+        f, c = fast[fw]["dropout"], course[fw]["dropout"]
+        np.testing.assert_allclose(c.history["loss"], f.history["loss"], rtol=1e-5)
+        for k in ("test_accuracy", "train_accuracy"):
+            np.testing.assert_allclose(c.history[k], f.history[k], atol=1e-3)

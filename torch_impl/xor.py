@@ -1,37 +1,79 @@
 """xor (PyTorch): perceptron gates, then a 2-10-10-10-1 sigmoid MLP that solves XOR.
 
-A perceptron with the course's fixed weights makes AND, NAND and OR; XOR is not linearly
-separable, but AND(NAND(x), OR(x)) is XOR. The MLP learns it: BCE loss, SGD lr 1, 10001
-full-batch steps. Some seeds get stuck at accuracy 0.5.
-
-Twin: jax_impl/xor.py. Translation hazards handled on purpose:
-- init: nn.Linear is kaiming-uniform, U(+-1/sqrt(fan_in)) for weight and bias; the JAX twin
-  builds its layers with the same distribution (jax_impl._common.linear), not lecun-normal.
-- BCELoss clamps each log at -100; the JAX twin's bce_loss does the same.
-- The course logs loss.item() every step, a device sync each time; here losses stay on the
-  device in one tensor and are read once at the end.
+A perceptron with the course's fixed weights makes AND, NAND and OR (the gates exercise); XOR is
+not linearly separable, but AND(NAND(x), OR(x)) is XOR. The MLP learns it as the course writes it:
+torch.manual_seed(777), nn.Sequential of Linear and Sigmoid layers, nn.BCELoss, SGD lr 1, 10001
+full-batch steps, then accuracy of (output > 0.5). Some seeds get stuck at accuracy 0.5 (the
+spec's parity seeds include two). The course logs cost.item() every 100 steps; here every step's
+loss is kept. Twin: jax_impl/xor.py. Hazards (`lessons hazards`): init, bce_clamp.
+`lessons run` calls train_step below from the harness's fast path; `--loop course` runs train().
 """
-from __future__ import annotations
-
-import sys
-
 import numpy as np
 import torch
 from torch import nn
+from torch.utils.data import DataLoader, TensorDataset
 
-from shared.config import RunConfig
+from shared.batches import BatchPlan
 from shared.data import gate_table, xor_data
-from shared.progress import bar
-from shared.timing import Stopwatch
-from torch_impl import _common
 
 
-def perceptron(x: torch.Tensor, w, b: float) -> torch.Tensor:
-    """Step(x @ w + b) > 0 as 0/1. x: (n, 2) -> (n,)."""
+def load_data(hp, source):
+    """The XOR truth table: x (4, 2) float32 0./1., y (4, 1) float32."""
+    return xor_data()
+
+
+def build_model(hp, seed):
+    torch.manual_seed(seed)
+    h1, h2, h3 = hp["hidden"]
+    return nn.Sequential(
+        nn.Linear(2, h1), nn.Sigmoid(),
+        nn.Linear(h1, h2), nn.Sigmoid(),
+        nn.Linear(h2, h3), nn.Sigmoid(),
+        nn.Linear(h3, 1), nn.Sigmoid(),  # (n, 1) probability of a 1
+    )
+
+
+def make_optimizer(model, hp):
+    return torch.optim.SGD(model.parameters(), lr=hp["lr"])
+
+
+def loss_fn(model, x, y):
+    return nn.functional.binary_cross_entropy(model(x), y)  # nn.BCELoss(): each log clamped at -100, mean
+
+
+def train_step(model, optimizer, x, y):
+    optimizer.zero_grad()
+    loss = loss_fn(model, x, y)
+    loss.backward()
+    optimizer.step()
+    return loss
+
+
+@torch.no_grad()
+def evaluate(model, x, y):
+    predicted = (model(x) > 0.5).float()
+    return {"accuracy": (predicted == y).float().mean()}
+
+
+def train(model, optimizer, data, hp, *, seed, epochs):
+    x, y = data
+    plan = BatchPlan(len(x), hp["batch_size"], seed=seed)
+    dataset = TensorDataset(x, y)
+    losses = []
+    model.train()
+    for epoch in range(epochs):
+        for xb, yb in DataLoader(dataset, batch_sampler=plan.epoch(epoch)):
+            losses.append(train_step(model, optimizer, xb, yb).item())
+    model.eval()
+    return losses, [(evaluate(model, x, y), None)]
+
+
+def perceptron(x, w, b):
+    """1 where x @ w + b > 0, else 0 (the course's step). x: (n, 2) -> (n,)."""
     return (x @ torch.tensor(w, dtype=x.dtype) + b > 0).to(x.dtype)
 
 
-def gate_outputs(gates: dict, x: torch.Tensor) -> dict[str, torch.Tensor]:
+def gate_outputs(gates, x):
     """AND, NAND, OR from their fixed weights, and XOR composed as AND(NAND, OR)."""
     out = {name: perceptron(x, w, b) for name, (w, b) in gates.items()}
     hidden = torch.stack([out["NAND"], out["OR"]], dim=1)  # (n, 2)
@@ -39,103 +81,15 @@ def gate_outputs(gates: dict, x: torch.Tensor) -> dict[str, torch.Tensor]:
     return out
 
 
-class MLP(nn.Module):
-    """2 -> hidden... -> 1, sigmoid after every layer."""
-
-    def __init__(self, hidden: tuple[int, ...]):
-        super().__init__()
-        self.fc1 = nn.Linear(2, hidden[0])
-        self.fc2 = nn.Linear(hidden[0], hidden[1])
-        self.fc3 = nn.Linear(hidden[1], hidden[2])
-        self.out = nn.Linear(hidden[2], 1)
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:  # (n, 2) -> (n, 1)
-        for layer in (self.fc1, self.fc2, self.fc3, self.out):
-            x = torch.sigmoid(layer(x))
-        return x
-
-
-def build_model(hp: dict, seed: int) -> MLP:
-    with _common.seeded(seed):
-        return MLP(hp["hidden"])
-
-
-def init_weights(spec, seed: int, variant: str = "mlp") -> dict[str, np.ndarray]:
-    """The freshly initialised model's weights, for the weight exchange."""
-    return _common.export_weights(build_model(spec.hp(variant), seed))
-
-
-def train(model: MLP, x: torch.Tensor, y: torch.Tensor, *, lr: float, steps: int, progress: bool = False) -> torch.Tensor:
-    """Full-batch SGD on BCE. Returns the per-step losses, shape (steps,)."""
-    loss_fn = nn.BCELoss()
-    optimizer = torch.optim.SGD(model.parameters(), lr=lr)
-    losses = torch.empty(steps, device=x.device, dtype=x.dtype)
-    with bar(steps, "xor torch", enabled=progress) as pbar:
-        for step in range(steps):
-            optimizer.zero_grad()
-            loss = loss_fn(model(x), y)
-            loss.backward()
-            optimizer.step()
-            losses[step] = loss.detach()
-            if step % 500 == 0:
-                pbar.update(min(500, steps - step))
-    return losses
-
-
-def accuracy(model: MLP, x: torch.Tensor, y: torch.Tensor) -> float:
-    with torch.no_grad():
-        return float(((model(x) > 0.5).to(y.dtype) == y).float().mean())
-
-
-def run_mlp(hp: dict, cfg: RunConfig, device: torch.device, *, seed: int, weights=None, steps=None):
-    """Train the MLP; returns (model, losses as numpy, Stopwatch)."""
-    dtype = _common.dtype_of(cfg.dtype)
-    x, y = _common.to_tensors(*xor_data(), device=device, dtype=dtype)
-    model = build_model(hp, seed).to(device, dtype)
-    if weights is not None:
-        _common.import_weights(model, weights)
-    clock = Stopwatch()
-    with clock.training():
-        losses = train(model, x, y, lr=hp["lr"], steps=steps or hp["steps"], progress=cfg.progress)
-        _common.sync(device)
-    return model, losses, clock, (x, y)
-
-
-def run(spec, cfg: RunConfig) -> list:
-    """Both variants -> one Record each (what `lessons run/compare xor` calls)."""
-    device = _common.select_device(cfg.device)
-    _common.set_precision(cfg.precision)
-    (x,) = _common.to_tensors(xor_data()[0], device=device)
-    gates = gate_outputs(spec.hp("gates")["gates"], x)
-    gate_acc = np.mean([np.mean(out.cpu().numpy() == gate_table(g)[1][:, 0]) for g, out in gates.items()])
-    records = [_common.make_record(spec, cfg, device, "gates", metrics={"accuracy": float(gate_acc)})]
-
-    hp = spec.hp("mlp")
-    steps = cfg.epochs or hp["steps"]
-    model, losses, clock, (x, y) = run_mlp(hp, cfg, device, seed=cfg.seed_for(spec), steps=steps)
-    _common.check_finite(losses, spec.name)
-    losses = losses.cpu().numpy()
-    records.append(_common.make_record(
-        spec, cfg, device, "mlp", metrics={"accuracy": accuracy(model, x, y), "loss": float(losses[-1])},
-        history={"loss": losses.tolist()}, compile_s=clock.compile_s, train_s=clock.train_s,
-        steps=steps, samples=steps * len(x)))
-    return records
-
-
-def parity_trace(spec, cfg: RunConfig, weights: dict, steps: int | None = None, variant: str = "mlp") -> dict:
-    """Per-step losses and final weights of the MLP from given initial weights (the parity check)."""
-    device = _common.select_device(cfg.device)
-    _common.set_precision(cfg.precision)
-    model, losses, _, (x, y) = run_mlp(spec.hp(variant), cfg.replace(progress=False), device,
-                                       seed=cfg.seed_for(spec), weights=weights, steps=steps)
-    return {"losses": losses.cpu().numpy(), "weights": _common.export_weights(model),
-            "accuracy": accuracy(model, x, y)}
-
-
-def main(argv: list[str] | None = None) -> int:
-    from shared.cli import main as cli
-    return cli(["run", "xor", "--framework", "torch", *(sys.argv[1:] if argv is None else argv)])
+def gates(hp, source, seed):
+    """The gates exercise: each gate's outputs against its truth table; the share that match."""
+    x = torch.as_tensor(xor_data()[0])
+    out = gate_outputs(hp["gates"], x)
+    return {"accuracy": np.mean([np.mean(out[g].numpy() == gate_table(g)[1][:, 0]) for g in out]),
+            "extras": {"dataset": "gate truth tables"}}
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    import sys
+    from shared.cli import main
+    raise SystemExit(main(["run", "xor", "--framework", "torch", *sys.argv[1:]]))

@@ -62,14 +62,37 @@ class LessonSpec:
     bench: Mapping[str, Any] = field(default_factory=dict)
     # metrics shown per framework in the run's detail table, besides the target metric
     details: tuple[str, ...] = ()
+    # the course's own settings and printed figures, quoted from its note (../shared/course/)
+    course: Mapping[str, Any] = field(default_factory=dict)
+    # setting -> why our default differs from the course's
+    deviations: Mapping[str, str] = field(default_factory=dict)
+    # data source -> {variant: Target} where that source needs its own (``targets`` hold for the
+    # embedded data, and for any source not named here); read them through target()
+    data_targets: Mapping[str, Mapping[str, Target]] = field(default_factory=dict)
 
     def __post_init__(self):
         object.__setattr__(self, "hparams", MappingProxyType(dict(self.hparams)))
         object.__setattr__(self, "targets", MappingProxyType(dict(self.targets)))
 
+    def course_rows(self) -> list[list[str]]:
+        """[setting, the course's, ours, why ours differs] for `lessons compare` and the site."""
+        ours = {**self.hp(), "seed": self.seed}
+        rows = []
+        for key in dict.fromkeys([*(k for k in self.course if k not in ("note", "published")), *self.deviations]):
+            course = self.course.get(key, "-")
+            mine = ours.get(key, "differs" if key in self.deviations else "as the course")
+            rows.append([key, str(course), str(mine), self.deviations.get(key, "")])
+        for metric, value in self.course.get("published", {}).items():
+            rows.append([f"published {metric}", str(value), "-", "the course's printed figure"])
+        return rows
+
     @property
     def variants(self) -> tuple[str, ...]:
         return tuple(self.targets)
+
+    def target(self, variant: str, data: str = "embedded") -> Target | None:
+        """The variant's target on the ``data`` source (--data): its data_targets entry, else targets'."""
+        return self.data_targets.get(data, {}).get(variant, self.targets.get(variant))
 
     def hp(self, variant: str | None = None) -> dict[str, Any]:
         """Settings for ``variant``: the "common" entry updated with the variant's own."""

@@ -1,11 +1,10 @@
 """datasets: Dataset and DataLoader, the toy batches, SGD on 100,000 points, custom image datasets, transforms."""
 from __future__ import annotations
 
-import sys
+import numpy as np
 
 from shared.batches import batch_plan
-from shared.data import ImageSplit, load_images, toy_data
-from shared.errors import DataError
+from shared.data import ImageSplit, toy_data
 from shared.specs.base import LessonSpec, Target
 
 TOY_CASES = ((False, False), (False, True), (True, False), (True, True))  # (shuffle, drop_last)
@@ -26,19 +25,18 @@ def plan_checksum(batch_size: int, seed: int) -> float:
                for s, d in TOY_CASES)
 
 
-def transform_split(source: str, mirror: str | None = None) -> tuple[str, ImageSplit]:
-    """Fashion-MNIST for the transforms demo when present, else the embedded MNIST digits (always
-    present); returns (the dataset's name, its split) and says on stderr when it falls back."""
-    try:
-        return "fashion_mnist", load_images("fashion_mnist", source, mirror=mirror)
-    except DataError as e:
-        print(f"datasets: transforms on embedded MNIST, Fashion-MNIST is absent ({e})", file=sys.stderr)
-        return "mnist", load_images("mnist", "embedded")
+def spread(split: ImageSplit, items: int) -> ImageSplit:
+    """``items`` images of each part, evenly spaced through it: every class shows up (the embedded
+    digits are sorted by class, so the first 64 would all be zeros)."""
+    pick = lambda n: np.linspace(0, n - 1, items).astype(np.int64)
+    train, test = pick(len(split.x_train)), pick(len(split.x_test))
+    return ImageSplit(split.x_train[train], split.y_train[train], split.x_test[test], split.y_test[test])
 
 
 SEED = 0
 TOY_BATCH = 3
-LINEAR = {"n": 100_000, "noise": 1.0, "lr": 0.1}
+# The line both linear variants fit; its data seed is part of the data, apart from the run's seed.
+LINEAR = {"n": 100_000, "noise": 1.0, "data_seed": 0, "lr": 0.1, "dataset": "line: y = 2x + noise, 100,000 points"}
 
 SPEC = LessonSpec(
     name="datasets",
@@ -54,15 +52,19 @@ SPEC = LessonSpec(
     dataset="toy, linear, mnist, fashion_mnist",
     seed=SEED,
     hparams={
-        "toy_batches": {"batch_size": TOY_BATCH, "cases": TOY_CASES},
+        # Exercises: the lesson's function of the variant's name returns the metrics.
+        "toy_batches": {"exercise": True, "batch_size": TOY_BATCH, "cases": TOY_CASES, "dataset": "toy: x = 0..9"},
         # Same data and lr for both, so the step count is the only difference. The slope's error
         # shrinks by (1 - lr * 2/3) per step (E[x^2] = 1/3): 0.933^200 ~ 1e-6 for GD. SGD's
         # minibatch noise leaves its slope within ~0.01 (one sd) of the least-squares one
         # (largest |slope - 2| over seeds 0-11: 0.021; GD: 0.008).
         "linear_full": {**LINEAR, "batch_size": None, "epochs": 200, "shuffle": False},  # None: all n
         "linear_minibatch": {**LINEAR, "batch_size": 1000, "epochs": 5, "shuffle": True},
-        "custom_images": {"dataset": "mnist", "per_part": 64, "batch_size": 16},
-        "transforms": {"items": 64, "classes": 10},
+        "custom_images": {"exercise": True, "dataset": "mnist", "items": 64, "batch_size": 16},
+        # Fashion-MNIST, as the course, where the full data sets are asked for; it has no embedded
+        # copy, so --data embedded uses the embedded MNIST digits (the record's extras name it).
+        "transforms": {"exercise": True, "items": 64, "classes": 10,
+                       "dataset": {"embedded": "mnist", "full": "fashion_mnist", "fullsize": "fashion_mnist"}},
     },
     targets={
         # The checksum of shared's plan itself: DataLoader and the JAX indexing must both give it.
@@ -73,7 +75,39 @@ SPEC = LessonSpec(
         "custom_images": Target("pixel_sum", at_least=1.0, framework_tol=0.0),
         "transforms": Target("pixel_sum", at_least=1.0, framework_tol=0.0),
     },
-    notes="The transforms demo uses Fashion-MNIST when it is found locally, else embedded MNIST (record extras).",
+    course={
+        "note": "000, section 2 A-C (the 100,000-point line, TensorDataset / DataLoader); 001, section 2 "
+                "(CustomImageDataset, FashionMNIST with ToTensor and a one-hot Lambda)",
+        "seed": "none",
+        "toy_batches": "x = tensor(range(10)).float().reshape(-1, 1), y = [1.0]*5 + [0.0]*5 (10, 1); "
+                       "DataLoader(TensorDataset(x, y), batch_size=3), not shuffled",
+        "linear": "x = linspace(-10, 10, 100000) (n, 1), y = 2x + randn; plotted as the reason for SGD, "
+                  "no model trained on it",
+        "custom_images": "CustomImageDataset(annotations_file, img_dir, transform, target_transform): "
+                         "pandas.read_csv, os.path.join, torchvision.io.read_image",
+        "transforms": "datasets.FashionMNIST(train=True, transform=ToTensor(), target_transform=Lambda(one-hot "
+                      "of 10 by scatter_))",
+        "published": {"toy_batches": "x [0, 1, 2] y [1, 1, 1]; x [3, 4, 5] y [1, 1, 0]; x [6, 7, 8] y [0, 0, 0]; "
+                                     "x [9] y [0]"},
+    },
+    deviations={
+        "seed": "0: the shuffled toy epochs and the line's noise are drawn from numpy (seeded), the same in "
+                "both frameworks; the course shuffles nothing and draws its noise unseeded",
+        "toy_batches": "x and y as (10,) vectors; besides the course's batch_size=3 the exercise also runs "
+                       "drop_last and shuffle (the shared plan's order as the DataLoader's sampler)",
+        "linear": "x ~ U(-1, 1), y = 2x + N(0, 1), fitted by nn.Linear(1, 1) with MSELoss and SGD lr 0.1: GD "
+                  "200 epochs vs minibatches of 1000, shuffled, 5 epochs. At the course's x range "
+                  "(-10..10) the slope's curvature is 33x the intercept's: an lr that keeps GD stable "
+                  "(1e-3) leaves the intercept unconverged after 2000 steps, and the minibatch slope then "
+                  "depends on the start by 4e-4 (the frameworks' tolerance is 1e-4)",
+        "custom_images": "a PNG folder of 64 training digits spread over the set (embedded MNIST, or MNIST "
+                         "with --data full) with an annotations CSV; read with the csv module, every row (pandas "
+                         "would take the first row as a header)",
+        "transforms": "Fashion-MNIST only with --data full (it has no embedded copy); the embedded MNIST "
+                      "digits otherwise; 64 items spread over the training set",
+    },
+    notes="The transforms exercise uses Fashion-MNIST with --data full and the embedded MNIST digits with "
+          "--data embedded; the record's extras name the data set.",
     parity={
         "variants": ("linear_full", "linear_minibatch"),
         "steps": None,        # the whole run: 200 and 500 steps

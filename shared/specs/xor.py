@@ -12,15 +12,28 @@ SPEC = LessonSpec(
     dataset="xor",
     seed=777,
     hparams={
-        # (weights, bias) with a step at 0, as in the course.
-        "gates": {"gates": {"AND": ((0.5, 0.5), -0.7), "NAND": ((-0.5, -0.5), 0.7), "OR": ((0.6, 0.6), -0.5)}},
-        "mlp": {"hidden": (10, 10, 10), "lr": 1.0, "steps": 10001,
+        # (weights, bias) with a step at 0, as in the course. An exercise: nothing is trained.
+        "gates": {"exercise": True,
+                  "gates": {"AND": ((0.5, 0.5), -0.7), "NAND": ((-0.5, -0.5), 0.7), "OR": ((0.6, 0.6), -0.5)}},
+        "mlp": {"hidden": (10, 10, 10), "lr": 1.0, "epochs": 10001, "batch_size": None,  # None: all 4 rows
                 "solved_loss": 0.01},   # a solved run's final BCE; the stuck plateau is ln 2 = 0.693
     },
     targets={
         "gates": Target("accuracy", at_least=1.0, framework_tol=0.0),
         "mlp": Target("accuracy", at_least=1.0, framework_tol=0.0),
     },
+    course={"note": "003, section 6 (perceptron, single-layer gates, the XOR MLP)", "seed": 777,
+            "gates": "AND w (0.5, 0.5) b -0.7; NAND w (-0.5, -0.5) b 0.7; OR w (0.6, 0.6) b -0.5; output 1 "
+                     "where x1 w1 + x2 w2 + b > 0",
+            "data": "X = [[0, 0], [0, 1], [1, 0], [1, 1]], Y = [[0], [1], [1], [0]]",
+            "model": "Sequential(Linear(2, 10), Sigmoid, Linear(10, 10), Sigmoid, Linear(10, 10), Sigmoid, "
+                     "Linear(10, 1), Sigmoid)",
+            "loss": "BCELoss", "optimizer": "SGD(lr=1)", "lr": 1.0, "epochs": 10001,
+            "batch_size": "the whole set (4 rows)",
+            "evaluation": "after training: (model(X) > 0.5) == Y, mean; cost.item() printed every 100 steps",
+            "published": {}},  # the note shows the code, not its printed output
+    deviations={"evaluation": "the loss of every step and the accuracy after the last step, in eval mode"},
+    notes="The course prints no figures for this part; both frameworks solve XOR at its seed 777.",
     parity={
         "variants": ("mlp",),
         "steps": 100, "loss_rel": 1e-5,           # first 100 steps from torch's initial weights

@@ -1,0 +1,236 @@
+"""The JAX side of the harness (shared/runner.py drives it): devices, precision, the weight
+exchange, and the fast path that compiles each epoch of the lesson's own ``train_step``.
+
+torch_impl/_harness.py has the same functions with the same signatures.
+"""
+from __future__ import annotations
+
+import functools
+import platform
+import time
+from contextlib import ExitStack, contextmanager
+
+import flax
+import jax
+import jax.numpy as jnp
+import numpy as np
+import optax
+from flax import nnx
+
+from jax_impl import as_torch
+from shared.errors import LessonError
+from shared.precision import STRICT
+
+FRAMEWORK = "jax"
+WEIGHTS = nnx.Any(nnx.Param, nnx.BatchStat)  # what the weight exchange carries
+# Flax names -> torch names in the weight exchange (a Linear's kernel is its weight transposed).
+_TO_TORCH = {"kernel": "weight", "scale": "weight", "mean": "running_mean", "var": "running_var"}
+
+
+def select_device(name: str) -> jax.Device:
+    """cpu | gpu | auto -> jax.Device; asking for a GPU that JAX cannot see is an error."""
+    try:
+        gpus = jax.local_devices(backend="gpu")  # this process's (jax.distributed: not all)
+    except RuntimeError:
+        gpus = []
+    if name == "cpu" or (name == "auto" and not gpus):
+        return jax.local_devices(backend="cpu")[0]
+    if not gpus:
+        raise LessonError("--device gpu: JAX sees no GPU (jax.devices('gpu') is empty: no CUDA plugin, "
+                          "driver or visible device); install jax[cuda13] (pip install -e '.[gpu]') "
+                          "on a machine with an NVIDIA driver, or use --device cpu")
+    return gpus[0]
+
+
+def device_kind(device: jax.Device) -> str:
+    return "cpu" if device.platform == "cpu" else "gpu"
+
+
+@contextmanager
+def placed(cfg, device: jax.Device, hazard: str | None = None):
+    """Run on ``device`` under the precision policy and dtype, with ``hazard``'s fix removed.
+
+    JAX matmuls on a GPU default to TF32; the strict policy asks for true float32 (hazard tf32).
+    float64 needs x64 enabled, here only for the duration of the block.
+    """
+    with ExitStack() as stack:
+        stack.enter_context(jax.default_device(device))
+        if cfg.precision == STRICT and hazard != "tf32":
+            stack.enter_context(jax.default_matmul_precision("float32"))
+        if cfg.dtype == "float64":
+            stack.enter_context(jax.enable_x64(True))
+        if hazard is not None:
+            stack.enter_context(as_torch.without(hazard))
+        yield
+
+
+def dtype_of(name: str):
+    return {"float32": jnp.float32, "float64": jnp.float64}[name]
+
+
+def versions() -> dict[str, str]:
+    return {"jax": jax.__version__, "flax": flax.__version__, "optax": optax.__version__, "numpy": np.__version__,
+            "python": platform.python_version()}
+
+
+def to_device(arrays, device: jax.Device, dtype: str) -> tuple:
+    """numpy arrays onto the device once; floating ones in ``dtype``."""
+    return tuple(jax.device_put(jnp.asarray(a, dtype_of(dtype) if np.asarray(a).dtype.kind == "f" else None), device)
+                 for a in arrays)
+
+
+def new_model(lesson, hp: dict, seed: int, dtype: str, device: jax.Device, weights=None):
+    """The lesson's model, in ``dtype``, with ``weights`` (torch's layout) when given."""
+    model = lesson.build_model(hp, seed)
+    if weights is not None:
+        import_weights(model, weights)
+    return jax.tree.map(lambda a: a.astype(dtype_of(dtype)) if jnp.issubdtype(a.dtype, jnp.floating) else a, model)
+
+
+def _torch_name(path) -> tuple[str, bool]:
+    *head, leaf = (str(p) for p in path)
+    head = [p for p in head if p != "layers"]  # nnx.Sequential keeps its layers in .layers; torch's has none
+    return ".".join([*head, _TO_TORCH.get(leaf, leaf)]), leaf == "kernel"
+
+
+def export_weights(model: nnx.Module) -> dict[str, np.ndarray]:
+    """Parameters and BatchNorm statistics as numpy in torch's layout and names (Linear weight (out, in))."""
+    out = {}
+    for path, var in nnx.to_flat_state(nnx.state(model, WEIGHTS)):
+        name, transpose = _torch_name(path)
+        arr = np.asarray(var.get_value())
+        out[name] = arr.T.copy() if transpose else arr.copy()
+    return out
+
+
+def import_weights(model: nnx.Module, weights: dict[str, np.ndarray]) -> None:
+    """The inverse of export_weights: torch-layout numpy arrays into the model, in place."""
+    state = nnx.state(model, WEIGHTS)
+    flat = list(nnx.to_flat_state(state))
+    names = {_torch_name(path)[0] for path, _ in flat}
+    if names != set(weights):
+        raise ValueError(f"weights do not match the model: {sorted(names ^ set(weights))}")
+    pure = nnx.to_pure_dict(state)
+    for path, var in flat:
+        name, transpose = _torch_name(path)
+        arr = np.asarray(weights[name])
+        node = pure
+        for key in path[:-1]:
+            node = node[key]
+        node[path[-1]] = jnp.asarray(arr.T if transpose else arr, dtype=var.get_value().dtype)
+    nnx.replace_by_pure_dict(state, pure)
+    nnx.update(model, state)
+
+
+def evaluate(lesson, model, x, y) -> dict:
+    """The lesson's evaluate in eval mode (compiled), as Python floats; the model goes back to train mode."""
+    model.eval()
+    metrics = _jitted(lesson.evaluate)(model, x, y)
+    model.train()
+    return jax.tree.map(float, metrics)
+
+
+@functools.cache
+def _jitted(fn):
+    """One nnx.jit per function, so evaluating after every epoch compiles once, not every time."""
+    return nnx.jit(fn)
+
+
+def fit(step, model, optimizer, x, y, plan, *, epochs: int, steps: int | None, clock, after_epoch=None,
+        shard=None):
+    """The fast path: each epoch is one compiled ``lax.scan`` of the lesson's own ``step``.
+
+    The scan runs over the epoch's (batches, batch_size) index matrix from the shared plan, on data
+    that stays on the device (x[idx] inside the program); a partial last batch is one more call at
+    its own shape. Full-batch training scans over steps without a gather. The step is called on
+    the model and optimizer rebuilt from their state (nnx.split / nnx.merge around jax.jit): an
+    nnx.jit call per step would cost 10-20x more on these small models. Compiling is timed apart.
+    ``after_epoch(epoch)`` runs between epochs with the model up to date (evaluation).
+    ``shard(batch)``: the lesson's sharding of each global batch over the devices (data_parallel).
+    Returns the per-step losses, (steps,) or (steps, models).
+    """
+    with_model = _optimizer_state(optimizer)
+    graph = (model, optimizer) if with_model else model
+    graphdef, state = nnx.split(graph)
+
+    def one(state, xb, yb):
+        merged = nnx.merge(graphdef, state)
+        m, o = merged if with_model else (merged, optimizer)
+        if shard is not None:  # data_parallel: the global batch sharded over the devices
+            xb, yb = shard(xb), shard(yb)
+        loss = step(m, o, xb, yb)
+        return nnx.state(merged), loss
+
+    @jax.jit
+    def run_batches(state, x, y, batches):  # batches: (k, batch_size) int32 -> losses (k, ...)
+        return jax.lax.scan(lambda s, idx: one(s, x[idx], y[idx]), state, batches)
+
+    @jax.jit
+    def run_whole(state, x, y, count):  # count: (k,), only its length matters
+        return jax.lax.scan(lambda s, _: one(s, x, y), state, count)
+
+    compiled = {}
+
+    def call(fn, state, arg):
+        key = (fn, arg.shape)
+        if key not in compiled:
+            with clock.compiling():
+                compiled[key] = fn.lower(state, x, y, arg).compile()
+        with clock.training():
+            return jax.block_until_ready(compiled[key](state, x, y, arg))
+
+    total = steps or epochs * plan.per_epoch
+    # Full-batch runs without per-epoch work go in ~20 chunks of epochs, not one call per epoch.
+    chunk = max(1, min(total, total // 20)) if plan.whole and after_epoch is None else 1
+    losses, done, epoch = [], 0, 0
+    while done < total:
+        if plan.whole:
+            count = min(chunk * plan.per_epoch, total - done)
+            state, l = call(run_whole, state, jnp.zeros(count))
+            losses.append(l)
+        else:
+            count = min(plan.per_epoch, total - done)
+            order = plan.order(epoch)
+            k = min(count, plan.n // plan.size)
+            if k:
+                state, l = call(run_batches, state, jnp.asarray(order[:k * plan.size].reshape(k, plan.size)))
+                losses.append(l)
+            if count > k:  # the last partial batch
+                state, l = call(run_batches, state, jnp.asarray(order[k * plan.size:][None]))
+                losses.append(l)
+        done += count
+        epoch += -(-count // plan.per_epoch)
+        nnx.update(graph, state)
+        if after_epoch is not None:
+            after_epoch(epoch - 1)
+    return np.concatenate([np.asarray(l) for l in losses])
+
+
+def _optimizer_state(optimizer) -> bool:
+    """Whether the optimizer is state the step updates, split and merged with the model: an
+    nnx.Optimizer, or a dict of them (one per model, for models trained together)."""
+    if isinstance(optimizer, dict):
+        return bool(optimizer) and all(isinstance(o, nnx.Optimizer) for o in optimizer.values())
+    return isinstance(optimizer, nnx.Optimizer)
+
+
+def train_as_written(lesson, model, optimizer, data, hp: dict, *, seed: int, epochs: int):
+    """``--loop course``: the lesson's own ``train``, an nnx.jit step called once per batch."""
+    return lesson.train(model, optimizer, data, hp, seed=seed, epochs=epochs)
+
+
+def sync(device) -> None:
+    """Nothing to wait for: every JAX call above blocks until its results are ready."""
+
+
+def matmul_rate(device: jax.Device, n: int = 2048, seconds: float = 1.0) -> float:
+    """float32 FLOP/s of a large square matmul under the current precision settings (`lessons bench`)."""
+    keys = jax.random.split(jax.random.key(0), 2)
+    a, b = (jax.device_put(jax.random.normal(k, (n, n), jnp.float32), device) for k in keys)
+    matmul = jax.jit(jnp.matmul)
+    matmul(a, b).block_until_ready()
+    count, start = 0, time.perf_counter()
+    while time.perf_counter() - start < seconds:
+        matmul(a, b).block_until_ready()
+        count += 1
+    return 2 * n ** 3 * count / (time.perf_counter() - start)

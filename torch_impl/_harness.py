@@ -1,0 +1,181 @@
+"""The torch side of the harness (shared/runner.py drives it): devices, precision, the weight
+exchange, and the fast path that calls the lesson's own ``train_step`` on device-resident batches.
+
+jax_impl/_harness.py has the same functions with the same signatures.
+"""
+from __future__ import annotations
+
+import platform
+import time
+from contextlib import contextmanager
+
+import numpy as np
+import torch
+
+from shared.errors import LessonError
+from shared.precision import STRICT
+
+FRAMEWORK = "torch"
+
+
+def select_device(name: str) -> torch.device:
+    """cpu | gpu | auto -> torch.device; asking for a GPU that torch cannot see is an error."""
+    if name == "cpu" or (name == "auto" and not torch.cuda.is_available()):
+        return torch.device("cpu")
+    if not torch.cuda.is_available():
+        if torch.version.cuda is None:
+            why = "this torch is a CPU-only build"
+        else:
+            why = f"this torch is built for CUDA {torch.version.cuda} but finds no usable GPU (no device visible, or no NVIDIA driver)"
+        raise LessonError(f"--device gpu: {why}; run on a machine with an NVIDIA GPU and driver, or use --device cpu")
+    return torch.device("cuda")
+
+
+def device_kind(device: torch.device) -> str:
+    return "gpu" if device.type == "cuda" else "cpu"
+
+
+@contextmanager
+def placed(cfg, device: torch.device, hazard: str | None = None):
+    """The precision policy for the block: TF32 off (strict) or torch's default; the hazards'
+    fixes are all on the JAX side, so ``hazard`` changes nothing here."""
+    saved = torch.backends.cuda.matmul.allow_tf32, torch.backends.cudnn.allow_tf32
+    if cfg.precision == STRICT:
+        torch.backends.cuda.matmul.allow_tf32 = False
+        torch.backends.cudnn.allow_tf32 = False
+    try:
+        yield
+    finally:
+        torch.backends.cuda.matmul.allow_tf32, torch.backends.cudnn.allow_tf32 = saved
+
+
+def dtype_of(name: str) -> torch.dtype:
+    return {"float32": torch.float32, "float64": torch.float64}[name]
+
+
+def versions() -> dict[str, str]:
+    return {"torch": torch.__version__, "cuda": str(torch.version.cuda), "numpy": np.__version__,
+            "python": platform.python_version(), "torch_threads": str(torch.get_num_threads())}
+
+
+def to_device(arrays, device: torch.device, dtype: str) -> tuple:
+    """numpy arrays onto the device once; floating ones in ``dtype``."""
+    out = []
+    for a in arrays:
+        t = torch.as_tensor(np.asarray(a))
+        out.append(t.to(device, dtype=dtype_of(dtype) if t.is_floating_point() else None))
+    return tuple(out)
+
+
+def new_model(lesson, hp: dict, seed: int, dtype: str, device: torch.device, weights=None):
+    """The lesson's model, in ``dtype`` on ``device``, with ``weights`` when given.
+
+    The lesson seeds torch's generator itself (torch.manual_seed, as the course does); the
+    caller's generator state is put back afterwards.
+    """
+    with torch.random.fork_rng(devices=[]):
+        model = lesson.build_model(hp, seed)
+    model = model.to(device, dtype_of(dtype))
+    if weights is not None:
+        import_weights(model, weights)
+    return model
+
+
+def export_weights(model: torch.nn.Module) -> dict[str, np.ndarray]:
+    """Parameters and BatchNorm statistics as numpy, in torch's layout (Linear weight is (out, in))."""
+    return {k: v.detach().cpu().numpy().copy() for k, v in model.state_dict().items()
+            if not k.endswith("num_batches_tracked")}
+
+
+def import_weights(model: torch.nn.Module, weights: dict[str, np.ndarray]) -> None:
+    state = model.state_dict()
+    names = {k for k in state if not k.endswith("num_batches_tracked")}
+    if names != set(weights):
+        raise ValueError(f"weights do not match the model: {sorted(names ^ set(weights))}")
+    with torch.no_grad():
+        for k, v in weights.items():
+            state[k].copy_(torch.as_tensor(np.asarray(v)))
+
+
+def evaluate(lesson, model, x, y) -> dict:
+    """The lesson's evaluate in eval mode, as Python floats; the model goes back to train mode."""
+    model.eval()
+    with torch.no_grad():
+        metrics = lesson.evaluate(model, x, y)
+    model.train()
+    return _floats(metrics)
+
+
+def _floats(tree):
+    return {k: _floats(v) for k, v in tree.items()} if isinstance(tree, dict) else float(tree)
+
+
+def fit(step, model, optimizer, x, y, plan, *, epochs: int, steps: int | None, clock, after_epoch=None,
+        shard=None):
+    """The fast path: the lesson's own ``step`` on batches x[idx] of device-resident data.
+
+    The same batches as ``DataLoader(TensorDataset(x, y), batch_sampler=plan.epoch(e))``, without
+    per-sample indexing, collation and copies, and without a device sync per step: the losses stay
+    on the device and are read once. Full-batch training skips the gather.
+    ``after_epoch(epoch)`` runs between epochs (evaluation), outside the timed part.
+    ``shard(batch)``: the lesson's piece of each global batch for this worker (data_parallel).
+    Returns the per-step losses, (steps,) or (steps, models).
+    """
+    total = steps or epochs * plan.per_epoch
+    losses, done, epoch = [], 0, 0
+    model.train()
+    with seeded(plan.seed, x.device):
+        while done < total:
+            count = min(plan.per_epoch, total - done)
+            order = None if plan.whole else torch.as_tensor(plan.order(epoch), device=x.device)
+            torch.empty((), dtype=torch.int64).random_()  # what each DataLoader iterator draws (its base seed)
+            with clock.training():
+                for b in range(count):
+                    if order is None:
+                        xb, yb = x, y
+                    else:
+                        idx = order[b * plan.size:(b + 1) * plan.size]
+                        xb, yb = x[idx], y[idx]
+                    if shard is not None:  # data_parallel: this worker's piece of the global batch
+                        xb, yb = shard(xb), shard(yb)
+                    losses.append(step(model, optimizer, xb, yb).detach())
+                sync(x.device)
+            done += count
+            epoch += 1
+            if after_epoch is not None:
+                after_epoch(epoch - 1)
+    return torch.stack(losses).cpu().numpy()
+
+
+@contextmanager
+def seeded(seed: int, device: torch.device):
+    """Training draws (dropout masks) from torch's global generator seeded with the run's seed, so
+    a run repeats and the fast path and the course loop draw the same masks (fit takes the one
+    draw per epoch that a DataLoader iterator takes); the caller's generator state is put back."""
+    with torch.random.fork_rng(devices=[device] if device.type == "cuda" else []):
+        torch.manual_seed(seed)
+        yield
+
+
+def train_as_written(lesson, model, optimizer, data, hp: dict, *, seed: int, epochs: int):
+    """``--loop course``: the lesson's own ``train``, a DataLoader loop with ``loss.item()`` per step."""
+    with seeded(seed, data[0].device):
+        return lesson.train(model, optimizer, data, hp, seed=seed, epochs=epochs)
+
+
+def sync(device: torch.device) -> None:
+    if device.type == "cuda":
+        torch.cuda.synchronize(device)
+
+
+def matmul_rate(device: torch.device, n: int = 2048, seconds: float = 1.0) -> float:
+    """float32 FLOP/s of a large square matmul under the current precision settings (`lessons bench`)."""
+    a, b = (torch.randn(n, n, device=device) for _ in range(2))
+    a @ b
+    sync(device)
+    count, start = 0, time.perf_counter()
+    while time.perf_counter() - start < seconds:
+        a @ b
+        count += 1
+        sync(device)
+    return 2 * n ** 3 * count / (time.perf_counter() - start)
