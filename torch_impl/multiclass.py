@@ -33,7 +33,7 @@ def build_model(hp, seed):
 
 
 def make_optimizer(model, hp):
-    return torch.optim.Adam(model.parameters(), lr=hp["lr"])
+    return torch.optim.Adam(model.parameters(), lr=hp["lr"], fused=True)  # fused: one kernel per update
 
 
 def loss_fn(model, x, y):
