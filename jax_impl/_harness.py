@@ -17,7 +17,7 @@ import numpy as np
 import optax
 from flax import nnx
 
-from jax_impl import as_torch
+from jax_impl import _as_torch as as_torch
 from shared.errors import LessonError
 from shared.precision import STRICT
 

@@ -22,7 +22,7 @@ import optax
 from flax import nnx
 from PIL import Image
 
-from jax_impl import as_torch
+from jax_impl import _as_torch as as_torch  # the hazards' fixes (shared/hazards.py)
 from shared.batches import BatchPlan, batch_plan
 from shared.data import export_png_folder, linear_data, load_images, read_annotations, toy_data
 from shared.specs.datasets import batch_checksum, spread

@@ -16,7 +16,7 @@ import numpy as np
 import optax
 from flax import nnx
 
-from jax_impl import as_torch
+from jax_impl import _as_torch as as_torch  # the hazards' fixes (shared/hazards.py)
 from shared.batches import BatchPlan
 from shared.data import load_images
 

@@ -18,7 +18,7 @@ import jax.numpy as jnp
 import optax
 from flax import nnx
 
-from jax_impl import as_torch
+from jax_impl import _as_torch as as_torch  # the hazards' fixes (shared/hazards.py)
 from shared.batches import BatchPlan
 from shared.data import load_images
 

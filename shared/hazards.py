@@ -1,6 +1,6 @@
 """The translation hazards: where torch and Flax/optax differ by default, and what the lessons do.
 
-Each hazard's fix is one named function of ``jax_impl/as_torch.py`` (or, for TF32, the precision
+Each hazard's fix is one named function of ``jax_impl/_as_torch.py`` (or, for TF32, the precision
 policy in shared/precision.py). ``lessons hazards`` prints this table; ``lessons parity LESSON
 --hazard NAME`` runs the JAX twin with that one fix removed, next to the normal run and the
 one-ulp control; ``lessons show`` and the site put each note next to the functions that use
@@ -19,7 +19,7 @@ class Hazard:
     lessons: tuple[str, ...]
     differs: str          # one line: what differs between the frameworks
     fix: str              # one line: what the JAX twin does about it
-    marker: str           # the name a lesson's code calls to apply the fix
+    marker: str           # the name a lesson's code calls to apply the fix (module jax_impl/_as_torch.py)
     evidence: str         # what `lessons parity --hazard` compares: "losses", "statistics" or "init"
     gpu_only: bool = False
 
@@ -29,28 +29,28 @@ HAZARDS: tuple[Hazard, ...] = (
                     "batchnorm", "data_parallel"),
            "torch's Linear draws weight and bias from U(+-1/sqrt(fan_in)); Flax's draws lecun-normal weights and zero biases",
            "nnx.Linear(..., **as_torch.linear_init(fan_in)): torch's distribution for kernel and bias",
-           "as_torch.linear_init", "init"),
+           "_as_torch.linear_init", "init"),
     Hazard("rmsprop_defaults", ("poly_fit", "quickstart"),
            "torch's RMSprop: alpha 0.99, eps 1e-8 outside the square root; optax.rmsprop: decay 0.9, eps inside",
            "as_torch.rmsprop: optax.rmsprop(lr, decay=alpha, eps=eps, eps_in_sqrt=False)",
-           "as_torch.rmsprop", "losses"),
+           "_as_torch.rmsprop", "losses"),
     Hazard("adam_bias_correction", ("gd_vs_sgd", "multiclass", "quickstart", "dropout", "batchnorm",
                                     "data_parallel"),
            "optax.adam computes 1 - 0.999**t in float32 (1.3e-5 off at step 1); torch computes it exactly",
            "as_torch.adam: optax's Adam with the bias correction as -expm1(t log b)",
-           "as_torch.adam", "losses"),
+           "_as_torch.adam", "losses"),
     Hazard("bn_momentum", ("batchnorm",),
            "torch's BatchNorm momentum 0.1 weights the new batch; Flax's momentum weights the old running value",
            "as_torch.bn_momentum(0.1) = 0.9",
-           "as_torch.bn_momentum", "statistics"),
+           "_as_torch.bn_momentum", "statistics"),
     Hazard("bn_running_var", ("batchnorm",),
            "torch stores the unbiased batch variance, var * n/(n-1), in running_var; nnx.BatchNorm the biased one",
            "as_torch.UnbiasedVarBatchNorm: nnx.BatchNorm with the n/(n-1) factor on the running variance",
-           "as_torch.UnbiasedVarBatchNorm", "statistics"),
+           "_as_torch.UnbiasedVarBatchNorm", "statistics"),
     Hazard("bce_clamp", ("gd_vs_sgd", "xor"),
            "torch's BCELoss clamps each log at -100 (and its gradient stays finite); a plain log gives inf and nan",
            "as_torch.bce_loss: the clamp, log1p(-p), and torch's backward formula",
-           "as_torch.bce_loss", "losses"),
+           "_as_torch.bce_loss", "losses"),
     Hazard("tf32", ("gd_vs_sgd", "multiclass", "softmax_regression", "quickstart", "dropout", "batchnorm",
                      "data_parallel"),
            "JAX runs float32 matmuls on a GPU in TF32 by default; torch in full float32",

@@ -168,7 +168,7 @@ def test_pairs_by_name_in_order_and_a_one_sided_name_gets_a_blank_column(tmp_pat
 def test_markers_count_in_code_not_in_comments_and_through_imports(tmp_path):
     L = _files(tmp_path,
                "def make_optimizer(m):\n    # as_torch.adam is what the twin calls\n    return 1\n",
-               '"""as_torch.rmsprop in a docstring does not count."""\nfrom jax_impl.as_torch import adam as a\n\n\n'
+               '"""as_torch.rmsprop in a docstring does not count."""\nfrom jax_impl._as_torch import adam as a\n\n\n'
                "def make_optimizer(m):\n    return a(1e-3)\n\n\ndef other():\n"
                '    """as_torch.adam here neither."""\n    return 0\n')
     pairs = {p.name: p for p in L.pairs}

@@ -5,7 +5,7 @@ cuts each file into segments (one per top-level function or class; runs of impor
 assignments and the ``if __name__ == "__main__"`` block are segments too), pairs the segments of
 the two files by name, keeping the order, and attaches to each pair the hazards whose ``marker``
 (``shared/hazards.py``: the name a lesson calls to apply a fix, e.g. ``as_torch.adam``) is a name
-the pair's code uses. Comments and docstrings do not count; ``from jax_impl.as_torch import adam``
+the pair's code uses. Comments and docstrings do not count; ``from jax_impl._as_torch import adam``
 followed by ``adam(...)`` does.
 
 Nothing is imported or executed: a file that does not parse is reported, not raised, so the
@@ -35,7 +35,7 @@ class Segment:
     kind: str              # "def", "class", "imports", "main", "assign", "code"
     source: str            # the exact text, decorators and the comments just above included
     first_line: int        # 1-based line of the first line of ``source`` in the file
-    names: frozenset = frozenset()  # dotted names the code uses, imports resolved ("jax_impl.as_torch.adam")
+    names: frozenset = frozenset()  # dotted names the code uses, imports resolved ("jax_impl._as_torch.adam")
 
     @property
     def last_line(self) -> int:
@@ -127,7 +127,7 @@ def _dotted(node) -> str | None:
 
 
 def _aliases(tree: ast.Module) -> dict[str, str]:
-    """Local name -> what it refers to, from the module's imports ("adam" -> "jax_impl.as_torch.adam")."""
+    """Local name -> what it refers to, from the module's imports ("adam" -> "jax_impl._as_torch.adam")."""
     out = {}
     for node in ast.walk(tree):
         if isinstance(node, ast.ImportFrom) and node.module:
