@@ -4,7 +4,7 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 import torch
-from conftest import assert_target_in_both, run_both
+from conftest import run_both
 
 from shared import runner, specs
 from shared.config import FRAMEWORKS, RunConfig
@@ -104,13 +104,23 @@ def test_evaluation_runs_in_eval_mode(fw):
 
 @pytest.fixture
 def records(memo):
-    return run_both(memo, SPEC, RunConfig(progress=False))
+    """Each framework's run at every seed of the spec's parity bands (the spec's seed first)."""
+    seeds = SPEC.parity["seeds"]
+    assert seeds[0] == SPEC.seed
+    return {seed: run_both(memo, SPEC, RunConfig(seed=seed, progress=False)) for seed in seeds}
 
 
-def test_spec_seed_reaches_target_in_both_frameworks(records):
-    assert_target_in_both(SPEC, records, "dropout")
+def test_every_seed_reaches_target_and_seed_means_agree(records):
+    """The frameworks draw different masks, so one seed's accuracies differ by noise (sd about 0.006
+    per framework; at the lower bounds seed 0 gives torch 0.928, JAX 0.950). The framework tolerance
+    applies to the mean over seeds."""
+    target = SPEC.targets["dropout"]
+    values = {fw: [by_seed[fw]["dropout"].metrics[target.metric] for by_seed in records.values()]
+              for fw in FRAMEWORKS}
+    assert all(target.check(v) for vs in values.values() for v in vs), values
+    assert abs(np.mean(values["torch"]) - np.mean(values["jax"])) <= target.framework_tol, values
     for fw in FRAMEWORKS:
-        r = records[fw]["dropout"]
+        r = records[SPEC.seed][fw]["dropout"]
         assert len(r.history["test_accuracy"]) == HP["epochs"]  # evaluated after every epoch, in eval mode
         assert r.history["test_accuracy"][-1] == r.metrics["test_accuracy"]
 
