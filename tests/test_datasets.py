@@ -131,8 +131,9 @@ def test_transforms_identical_in_both_frameworks(dataset):
     """ToTensor + one-hot against x / 255 + jax.nn.one_hot: bit-identical, on the embedded digits and
     on Fashion-MNIST where it is on disk (the data of --data embedded and of --data full)."""
     hp = SPEC.hp("transforms")
+    source = DataSource("embedded" if dataset == "mnist" else "fullsize")  # fullsize: local or cached files, no download
     try:
-        split = load_images(dataset, DataSource())  # Fashion-MNIST: local or cached files only, no download
+        split = load_images(dataset, source)
     except DataError as e:
         pytest.skip(f"Fashion-MNIST is not on this machine: {e}")
     split = lesson.spread(split, hp["items"])
@@ -151,12 +152,14 @@ def test_transforms_use_fashion_mnist_with_full_data():
     hp = {v: runner.settings(SPEC, "transforms", v)["dataset"] for v in ("embedded", "full")}
     assert hp == {"embedded": "mnist", "full": "fashion_mnist"}
     try:
-        load_images("fashion_mnist", DataSource())
+        load_images("fashion_mnist", DataSource("fullsize"))  # local or cached files only, no download
     except DataError as e:
         pytest.skip(f"Fashion-MNIST is not on this machine: {e}")
-    for impl in (tx, jx):  # the cached files: --data full reads them before trying a download
-        out = impl.transforms(runner.settings(SPEC, "transforms", "full"), "full", SPEC.seed)
-        assert out["extras"] == {"dataset": "fashion_mnist"} and out["pixel_sum"] > 0
+    hp = runner.settings(SPEC, "transforms", "full")
+    # the local files: --data full reads them before trying a download
+    outs = [impl.transforms(hp, DataSource("full"), SPEC.seed) for impl in (tx, jx)]
+    assert outs[0] == outs[1], outs  # the same Fashion-MNIST items, transformed alike
+    assert outs[0]["extras"] == {"dataset": "fashion_mnist"} and outs[0]["pixel_sum"] > 0
 
 
 @pytest.mark.parametrize("dtype", ["float32", "float64"])
