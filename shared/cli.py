@@ -247,7 +247,7 @@ def cmd_parity(args) -> int:
 
 def _parity_bands(spec, cfg: RunConfig) -> int:
     """Stochastic lessons (dropout masks come from different RNGs): accuracy bands over seeds."""
-    seeds = spec.parity["seeds"]
+    seeds = sorted(set().union(*(t.tol_seeds for t in spec.targets.values())))
     rows, values = [], {"torch": {}, "jax": {}}
     for seed in seeds:
         for fw in FRAMEWORKS:

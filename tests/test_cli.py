@@ -7,7 +7,7 @@ import sys
 import pytest
 
 from helpers import loads_mnist, readonly_dir  # noqa: F401 (a fixture)
-from shared import atomic, bench, cli, specs
+from shared import atomic, bench, cli, results, specs
 from shared.config import RunConfig
 from shared.data import DataSource
 from shared.errors import DataError, DivergenceError, LessonError
@@ -285,3 +285,40 @@ def test_records_note_the_machine(monkeypatch):
     info = machine_info()
     assert info["cpu"] and info["cpu_count"] == os.cpu_count() and info["omp_num_threads"] == "1"
     assert fake_records()[0].machine == info
+
+
+@pytest.mark.parametrize("lesson,variant,torch_acc,jax_acc,ok", [
+    ("batchnorm", "plain", 0.931, 0.889, True),    # gap 0.042: one seed's noise, the tolerance is on seed means
+    ("batchnorm", "plain", 0.931, 0.849, False),   # below the target
+    ("multiclass", "mlp", 0.990, 0.975, False),    # a one-run tolerance (0.01) is judged on the run
+    ("multiclass", "mlp", 0.990, 0.985, True),
+])
+def test_compare_verdict_judges_a_seed_mean_tolerance_only_over_seeds(lesson, variant, torch_acc, jax_acc, ok):
+    spec = specs.get(lesson)
+    recs = [Record(lesson, variant, fw, "cpu", "embedded", {"test_accuracy": acc})
+            for fw, acc in (("torch", torch_acc), ("jax", jax_acc))]
+    (row,) = results.comparison_rows(recs, {lesson: spec})
+    assert row["ok"] is ok
+    (cells,) = results.comparison_cells(recs, {lesson: spec})[1]
+    tol = spec.targets[variant].framework_tol
+    want = (f"|Δ mean over seeds 0-5|<={tol:g}" if spec.targets[variant].tol_seeds else f"|Δ|<={tol:g}")
+    assert cells[6].endswith(want), cells[6]
+
+
+def test_parity_of_a_stochastic_lesson_compares_bands_over_the_targets_seeds(monkeypatch, capsys, tmp_path):
+    spec = specs.get("dropout")
+    seen = []
+
+    def run(spec, fw, cfg):
+        seen.append((fw, cfg.seed))
+        acc = 0.93 + 0.01 * cfg.seed + (0.005 if fw == "jax" else 0.0)
+        return [Record(spec.name, "dropout", fw, "cpu", "embedded", {"test_accuracy": acc})]
+
+    monkeypatch.setattr(cli.runner, "run", run)
+    assert cli.main(["parity", "dropout", "--out", str(tmp_path), "--no-progress"]) == 0
+    out = capsys.readouterr().out
+    seeds = spec.targets["dropout"].tol_seeds
+    assert sorted(seen) == sorted((fw, s) for fw in ("torch", "jax") for s in seeds)
+    assert f"over seeds {list(seeds)}" in out
+    (row,) = [line for line in out.splitlines() if line.startswith("dropout")]
+    assert row.split()[1:] == ["0.9400", "±", "0.0082", "0.9450", "±", "0.0082", "0.0050", "yes"]

@@ -11,7 +11,9 @@ class Target:
     """What a variant must reach, and how close the two frameworks must be.
 
     ``at_least``/``at_most`` bound the metric on the embedded data (CPU, CI); ``approx`` with
-    ``rel`` is a published figure to reproduce; ``framework_tol`` bounds |torch - jax|.
+    ``rel`` is a published figure to reproduce; ``framework_tol`` bounds |torch - jax|: one run's,
+    or with ``tol_seeds`` the gap between the two frameworks' means over those seeds (where one
+    seed's gap is noise), and every one of those seeds must meet the bounds.
     """
 
     metric: str
@@ -20,6 +22,7 @@ class Target:
     approx: float | None = None
     rel: float | None = None
     framework_tol: float | None = None
+    tol_seeds: tuple[int, ...] = ()
 
     def check(self, value: float) -> bool:
         if self.at_least is not None and not value >= self.at_least:
@@ -39,6 +42,20 @@ class Target:
         if self.approx is not None:
             parts.append(f"~ {self.approx:g} (rel {self.rel:g})")
         return " ".join(parts) or "-"
+
+    def describe_tol(self) -> str:
+        if self.framework_tol is None:
+            return ""
+        if self.tol_seeds:
+            return f"|Δ mean over seeds {seeds_text(self.tol_seeds)}|<={self.framework_tol:g}"
+        return f"|Δ|<={self.framework_tol:g}"
+
+
+def seeds_text(seeds: tuple[int, ...]) -> str:
+    """(0, 1, 2, 3) -> '0-3'; anything else comma-separated."""
+    if len(seeds) > 2 and tuple(seeds) == tuple(range(seeds[0], seeds[-1] + 1)):
+        return f"{seeds[0]}-{seeds[-1]}"
+    return ",".join(map(str, seeds))
 
 
 @dataclass(frozen=True)

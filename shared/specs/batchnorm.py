@@ -27,10 +27,11 @@ SPEC = LessonSpec(
                    "p": 0.3},                            # the dropout model's
     },
     # Validation is the test split (the embedded 1,000 digits, or MNIST's 10k with --data full).
+    # float32 runs diverge chaotically after ~150 steps (parity notes), so one seed's final
+    # accuracies differ by noise (sd ~0.009 per framework): framework_tol bounds the seed means.
     targets={
-        "bn": Target("test_accuracy", at_least=0.85, framework_tol=0.02),
-        "dropout": Target("test_accuracy", at_least=0.85, framework_tol=0.02),
-        "plain": Target("test_accuracy", at_least=0.85, framework_tol=0.02),
+        v: Target("test_accuracy", at_least=0.85, framework_tol=0.02, tol_seeds=(0, 1, 2, 3, 4, 5))
+        for v in ("bn", "dropout", "plain")
     },
     course={
         "note": "004, section 3 (the whole implementation)",
@@ -62,9 +63,6 @@ SPEC = LessonSpec(
     parity={
         "variants": ("plain", "bn"),   # deterministic; the dropout model's masks differ by framework
         "steps": 10, "loss_rel": 1e-5,  # first steps from torch's initial weights, float32
-        # float32 runs diverge chaotically after ~150 steps, so one seed's final accuracies differ
-        # by noise (sd ~0.009 per framework): framework_tol applies to the mean over these seeds
-        "accuracy_seeds": (0, 1, 2, 3, 4, 5),
         "stats_tol": 1e-6,              # BN running statistics after one step vs torch
         "float64_steps": 500, "float64_rel": 1e-9,  # every step of the first four epochs, float64
         "hazard_steps": 40,             # float32 steps for the adam_bias_correction hazard test (plain)

@@ -86,8 +86,7 @@ def hp_rows(spec) -> list[list[str]]:
 
 
 def target_rows(spec) -> list[list[str]]:
-    return [[v, t.metric, t.describe(), "-" if t.framework_tol is None else f"{t.framework_tol:g}"]
-            for v, t in spec.targets.items()]
+    return [[v, t.metric, t.describe(), t.describe_tol() or "-"] for v, t in spec.targets.items()]
 
 
 def _one_line(rows):
@@ -126,7 +125,7 @@ def build(lesson: twins.Lesson, framework: str = "both", cfg: RunConfig | None =
     parts.append(f"Our settings (`shared/specs/{name}.py`):\n\n"
                  + results.markdown_table(["variant", "settings"], _one_line(hp_rows(spec))))
     parts.append("What each variant must reach:\n\n"
-                 + results.markdown_table(["variant", "metric", "target", "max |torch - jax|"],
+                 + results.markdown_table(["variant", "metric", "target", "torch vs jax"],
                                           _one_line(target_rows(spec))))
     c.md("\n\n".join(parts))
     if lesson.hazards:

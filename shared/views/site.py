@@ -348,7 +348,7 @@ def _settings_html(spec) -> str:
         out.append("<p class=\"none\">The spec does not quote the course's settings for this lesson yet.</p>")
     out.append(f"<p>Our settings, from <code>shared/specs/{_e(spec.name)}.py</code> (seed {spec.seed}):</p>")
     out.append(_table(["variant", "settings"], notebook.hp_rows(spec), "settings"))
-    out.append(_table(["variant", "metric", "target", "max |torch − jax|"], notebook.target_rows(spec)))
+    out.append(_table(["variant", "metric", "target", "torch vs jax"], notebook.target_rows(spec)))
     return "".join(out)
 
 
