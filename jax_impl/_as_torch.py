@@ -1,6 +1,6 @@
 """What it takes for stock Flax NNX and optax to compute what torch computes.
 
-Each function is the fix for one translation hazard (shared/hazards.py, `lessons hazards`): a
+Each function is the fix for one translation hazard (shared/tools/hazards.py, `lessons hazards`): a
 lesson calls it where its torch twin relies on torch's default. Everything else in the JAX
 lessons is stock: nnx.Linear, nnx.BatchNorm, nnx.Dropout, optax's losses and optimizers.
 

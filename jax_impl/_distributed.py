@@ -1,27 +1,28 @@
-"""The JAX side of data parallelism's process plumbing (shared/distributed.py drives it): k
+"""The JAX side of data parallelism's process plumbing (shared/harness/distributed.py drives it): k
 devices in one process (on a CPU, k virtual ones), or k processes joined by
 jax.distributed.initialize (``TJL_JAX_PROCESSES=1``), one mesh over all their devices.
 
-torch_impl/_distributed.py has the same functions with the same signatures.
+The module is a ``shared.harness.protocol.DistributedSide``: torch_impl/_distributed.py has the
+same public names with the same signatures. The mesh is the lesson's (jax_impl/data_parallel.py).
 """
 from __future__ import annotations
 
 import os
 import re
+import sys
 import time
 from contextlib import contextmanager
+from typing import TYPE_CHECKING
 
 import jax
 import numpy as np
-from jax.sharding import Mesh, NamedSharding
+from jax.sharding import NamedSharding
 from jax.sharding import PartitionSpec as P
+
+from jax_impl.data_parallel import _mesh  # every device in a row named "data": the lesson's k workers
 
 ENGINE = "jit + NamedSharding / shard_map + pmean"
 PROCESSES_ENV = "TJL_JAX_PROCESSES"  # "1": k processes with one device each, instead of one with k
-
-
-def _mesh() -> Mesh:
-    return Mesh(np.array(jax.devices()), ("data",))
 
 
 def _platform(device: str) -> str:
@@ -119,3 +120,8 @@ def allreduce_seconds(n: int, repeats: int = 20) -> float:
         g = pmean(g)
     g.block_until_ready()
     return (time.perf_counter() - start) / repeats
+
+
+if TYPE_CHECKING:  # a type checker holds this module to the declared contract
+    from shared.harness.protocol import DistributedSide
+    _side: DistributedSide = sys.modules[__name__]

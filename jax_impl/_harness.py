@@ -1,14 +1,17 @@
-"""The JAX side of the harness (shared/runner.py drives it): devices, precision, the weight
-exchange, and the fast path that compiles each epoch of the lesson's own ``train_step``.
+"""The JAX side of the harness (shared/harness/session.py drives it): devices, precision, the
+weight exchange, and the fast path that compiles each epoch of the lesson's own ``train_step``.
 
-torch_impl/_harness.py has the same functions with the same signatures.
+The module is a ``shared.harness.protocol.HarnessSide``: torch_impl/_harness.py has the same
+public names with the same signatures (tests/test_structure.py checks both against the protocol).
 """
 from __future__ import annotations
 
 import functools
 import platform
+import sys
 import time
 from contextlib import ExitStack, contextmanager
+from typing import TYPE_CHECKING
 
 import flax
 import jax
@@ -19,10 +22,10 @@ from flax import nnx
 
 from jax_impl import _as_torch as as_torch
 from shared.errors import LessonError
-from shared.precision import STRICT
+from shared.harness.precision import STRICT
 
 FRAMEWORK = "jax"
-WEIGHTS = nnx.Any(nnx.Param, nnx.BatchStat)  # what the weight exchange carries
+_WEIGHTS = nnx.Any(nnx.Param, nnx.BatchStat)  # what the weight exchange carries
 # Flax names -> torch names in the weight exchange (a Linear's kernel is its weight transposed).
 _TO_TORCH = {"kernel": "weight", "scale": "weight", "mean": "running_mean", "var": "running_var"}
 
@@ -96,7 +99,7 @@ def _torch_name(path) -> tuple[str, bool]:
 def export_weights(model: nnx.Module) -> dict[str, np.ndarray]:
     """Parameters and BatchNorm statistics as numpy in torch's layout and names (Linear weight (out, in))."""
     out = {}
-    for path, var in nnx.to_flat_state(nnx.state(model, WEIGHTS)):
+    for path, var in nnx.to_flat_state(nnx.state(model, _WEIGHTS)):
         name, transpose = _torch_name(path)
         arr = np.asarray(var.get_value())
         out[name] = arr.T.copy() if transpose else arr.copy()
@@ -105,7 +108,7 @@ def export_weights(model: nnx.Module) -> dict[str, np.ndarray]:
 
 def import_weights(model: nnx.Module, weights: dict[str, np.ndarray]) -> None:
     """The inverse of export_weights: torch-layout numpy arrays into the model, in place."""
-    state = nnx.state(model, WEIGHTS)
+    state = nnx.state(model, _WEIGHTS)
     flat = list(nnx.to_flat_state(state))
     names = {_torch_name(path)[0] for path, _ in flat}
     if names != set(weights):
@@ -214,9 +217,10 @@ def _optimizer_state(optimizer) -> bool:
     return isinstance(optimizer, nnx.Optimizer)
 
 
-def train_as_written(lesson, model, optimizer, data, hp: dict, *, seed: int, epochs: int):
-    """``--loop course``: the lesson's own ``train``, an nnx.jit step called once per batch."""
-    return lesson.train(model, optimizer, data, hp, seed=seed, epochs=epochs)
+def train_as_written(lesson, model, optimizer, data, hp: dict, *, seed: int, epochs: int, step=None):
+    """``--loop course``: the lesson's own ``train``, an nnx.jit step called once per batch
+    (``step``: the variant's step, for a lesson with several)."""
+    return lesson.train(model, optimizer, data, hp, seed=seed, epochs=epochs, **({} if step is None else {"step": step}))
 
 
 def sync(device) -> None:
@@ -234,3 +238,8 @@ def matmul_rate(device: jax.Device, n: int = 2048, seconds: float = 1.0) -> floa
         matmul(a, b).block_until_ready()
         count += 1
     return 2 * n ** 3 * count / (time.perf_counter() - start)
+
+
+if TYPE_CHECKING:  # a type checker holds this module to the declared contract
+    from shared.harness.protocol import HarnessSide
+    _side: HarnessSide = sys.modules[__name__]

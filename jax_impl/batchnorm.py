@@ -18,7 +18,7 @@ import jax.numpy as jnp
 import optax
 from flax import nnx
 
-from jax_impl import _as_torch as as_torch  # the hazards' fixes (shared/hazards.py)
+from jax_impl import _as_torch as as_torch  # the hazards' fixes (shared/tools/hazards.py)
 from shared.batches import BatchPlan
 from shared.data import load_images
 
@@ -29,6 +29,13 @@ def load_data(hp, source):
     return x_train, y_train, x_test, y_test
 
 
+def batch_norm(hp, features, rngs):
+    """nnx.BatchNorm keeping torch's running statistics (hazards bn_momentum, bn_running_var): Flax's
+    momentum weighs the old value (torch's 0.1 is 0.9), and the running variance is the unbiased one."""
+    return as_torch.UnbiasedVarBatchNorm(features, momentum=as_torch.bn_momentum(hp["bn_momentum"]),
+                                         epsilon=hp["bn_eps"], rngs=rngs)
+
+
 class MLP(nnx.Module):
     """784 -> 32 -> 32 -> 10 logits: each hidden layer Linear, [BatchNorm], ReLU, [Dropout]."""
 
@@ -37,9 +44,7 @@ class MLP(nnx.Module):
         self.fc1 = nnx.Linear(28 * 28, h1, **as_torch.linear_init(28 * 28), rngs=rngs)
         self.fc2 = nnx.Linear(h1, h2, **as_torch.linear_init(h1), rngs=rngs)
         self.fc3 = nnx.Linear(h2, 10, **as_torch.linear_init(h2), rngs=rngs)
-        bn = lambda n: as_torch.UnbiasedVarBatchNorm(  # torch's running statistics (hazards bn_*)
-            n, momentum=as_torch.bn_momentum(hp["bn_momentum"]), epsilon=hp["bn_eps"], rngs=rngs) if batchnorm else None
-        self.bn1, self.bn2 = bn(h1), bn(h2)
+        self.bn1, self.bn2 = (batch_norm(hp, h1, rngs), batch_norm(hp, h2, rngs)) if batchnorm else (None, None)
         self.dropout = nnx.Dropout(rate=hp["p"], rngs=rngs) if dropout else None
 
     def __call__(self, x):  # (n, 784) -> (n, 10)
@@ -51,9 +56,9 @@ class MLP(nnx.Module):
 
 
 def build_model(hp, seed):
-    """The models named in hp["together"], each with its own layers, all from the same Linear weights."""
+    """The models named in hp["models"], each with its own layers, all from the same Linear weights."""
     return nnx.Dict({name: MLP(hp, batchnorm=name == "bn", dropout=name == "dropout", rngs=nnx.Rngs(seed))
-                     for name in hp["together"]})
+                     for name in hp["models"]})
 
 
 def make_optimizer(models, hp):

@@ -19,7 +19,7 @@ from flax import nnx
 from jax.sharding import Mesh, NamedSharding
 from jax.sharding import PartitionSpec as P
 
-from jax_impl import _as_torch as as_torch  # the hazards' fixes (shared/hazards.py)
+from jax_impl import _as_torch as as_torch  # the hazards' fixes (shared/tools/hazards.py)
 from shared.batches import BatchPlan
 from shared.data import load_images
 
@@ -92,11 +92,11 @@ def evaluate(model, x, y):
             "accuracy": (logits.argmax(axis=1) == y).mean()}
 
 
-def train(model, optimizer, data, hp, *, seed, epochs):
+def train(model, optimizer, data, hp, *, seed, epochs, step=train_step):
     """The loop: each global batch of the shared plan, sharded over the devices, one jitted step."""
     x_train, y_train, x_test, y_test = data
     plan = BatchPlan(len(x_train), hp["batch_size"], shuffle=hp["shuffle"], drop_last=hp["drop_last"], seed=seed)
-    step = nnx.jit(train_step_explicit if hp["step"] == "train_step_explicit" else train_step)
+    step = nnx.jit(step)
     score = nnx.jit(evaluate)
     losses = []
     model.train()
@@ -108,5 +108,6 @@ def train(model, optimizer, data, hp, *, seed, epochs):
 
 
 if __name__ == "__main__":
+    import sys
     from shared.cli import main
-    raise SystemExit(main(["run", "data_parallel", "--framework", "jax"]))
+    raise SystemExit(main(["run", "data_parallel", "--framework", "jax", *sys.argv[1:]]))

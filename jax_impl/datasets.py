@@ -22,10 +22,10 @@ import optax
 from flax import nnx
 from PIL import Image
 
-from jax_impl import _as_torch as as_torch  # the hazards' fixes (shared/hazards.py)
+from jax_impl import _as_torch as as_torch  # the hazards' fixes (shared/tools/hazards.py)
 from shared.batches import BatchPlan, batch_plan
 from shared.data import export_png_folder, linear_data, load_images, read_annotations, toy_data
-from shared.specs.datasets import batch_checksum, spread
+from shared.lessons.datasets import batch_checksum, spread
 
 
 def load_data(hp, source):
@@ -161,7 +161,10 @@ def one_hot(classes):
 
 def transformed(hp, images, labels):
     """x / 255 and one-hot over the items: float32 (n, 1, 28, 28) in [0, 1], float32 (n, classes)."""
-    to_tensor = lambda image: (image.astype(np.float32) / np.float32(255))[None]  # ToTensor: (28, 28) -> (1, 28, 28)
+
+    def to_tensor(image):  # ToTensor: uint8 (28, 28) -> float32 (1, 28, 28) in [0, 1]
+        return (image.astype(np.float32) / np.float32(255))[None]
+
     dataset = ImageArrayDataset(images, labels, transform=to_tensor, target_transform=one_hot(hp["classes"]))
     return read_all(dataset, len(dataset))
 

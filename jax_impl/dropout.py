@@ -15,7 +15,7 @@ compared by accuracy over seeds. Twin: torch_impl/dropout.py. Hazards: init, ada
 import optax
 from flax import nnx
 
-from jax_impl import _as_torch as as_torch  # the hazards' fixes (shared/hazards.py)
+from jax_impl import _as_torch as as_torch  # the hazards' fixes (shared/tools/hazards.py)
 from shared.batches import BatchPlan
 from shared.data import load_images
 

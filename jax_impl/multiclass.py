@@ -13,7 +13,7 @@ Twin: torch_impl/multiclass.py. Hazards (`lessons hazards`): init, adam_bias_cor
 import optax
 from flax import nnx
 
-from jax_impl import _as_torch as as_torch  # the hazards' fixes (shared/hazards.py)
+from jax_impl import _as_torch as as_torch  # the hazards' fixes (shared/tools/hazards.py)
 from shared.batches import BatchPlan
 from shared.data import load_images
 

@@ -1,8 +1,8 @@
 """poly_fit (JAX, Flax NNX): "Learning PyTorch with Examples", y = sin(x) fitted by a cubic, five ways.
 
-x = linspace(-pi, pi, 2000), sum-of-squares loss, 2000 full-batch steps. Each variant's hp["step"]
-names its step: tensors_step writes the gradients by hand (as the numpy reference in
-shared/polyfit.py); autograd_step takes them from nnx.value_and_grad, nothing stored or cleared
+x = linspace(-pi, pi, 2000), sum-of-squares loss, 2000 full-batch steps. Each variant has its
+own step (the spec names it; train takes it as ``step``): tensors_step writes the gradients by hand (as the numpy reference in
+shared/lessons/polyfit.py); autograd_step takes them from nnx.value_and_grad, nothing stored or cleared
 (legendre: a + b P3(c + d x), P3's backward written by hand with jax.custom_vjp); nn_step trains
 nnx.Sequential(Linear(3, 1), ravel) on (x, x^2, x^3) with a hand update; train_step uses
 optax.rmsprop set up as torch's (as_torch.rmsprop). Where the course differs: it starts each
@@ -18,8 +18,8 @@ import numpy as np
 import optax
 from flax import nnx
 
-from jax_impl import _as_torch as as_torch  # the hazards' fixes (shared/hazards.py)
-from shared import polyfit
+from jax_impl import _as_torch as as_torch  # the hazards' fixes (shared/tools/hazards.py)
+from shared.lessons import polyfit
 from shared.data import sin_data
 
 
@@ -68,18 +68,23 @@ def load_data(hp, source):
 
 
 def build_model(hp, seed):
-    """The variant's model at the coefficients both frameworks start from (shared/polyfit.py)."""
+    """The variant's model at the coefficients both frameworks start from (shared/lessons/polyfit.py)."""
     a, b, c, d = (float(v) for v in polyfit.initial_coefficients(hp, seed).values())
     if not hp["features"]:
         return Polynomial(hp["model"], (a, b, c, d))
-    start = lambda values: lambda key, shape, dtype: jnp.asarray(values).reshape(shape)  # in the run's dtype
+
+    def start(values):  # an initializer that returns these values, in the run's dtype
+        def init(key, shape, dtype):
+            return jnp.asarray(values).reshape(shape)
+        return init
+
     linear = nnx.Linear(3, 1, kernel_init=start([b, c, d]), bias_init=start([a]), rngs=nnx.Rngs(seed))
     return nnx.Sequential(linear, jnp.ravel)  # (n, 3) -> (n,): bias a, kernel (b, c, d)
 
 
 def make_optimizer(model, hp):
     """torch's RMSprop (alpha 0.99, eps outside the sqrt) for train_step; the other steps update by hand."""
-    if hp["step"] == "train_step":
+    if hp["optimizer"] == "rmsprop":
         return nnx.Optimizer(model, as_torch.rmsprop(hp["lr"]), wrt=nnx.Param)
     return hp["lr"]
 
@@ -137,10 +142,10 @@ def evaluate(model, x, y):
     return dict(zip(polyfit.COEFFS, coefficients))
 
 
-def train(model, optimizer, data, hp, *, seed, epochs):
+def train(model, optimizer, data, hp, *, seed, epochs, step=train_step):
     """The course's loop: every step on all 2000 points, one compiled step per call, each loss read."""
     x, y = data
-    step = nnx.jit(globals()[hp["step"]])
+    step = nnx.jit(step)
     losses = []
     model.train()
     for t in range(epochs):

@@ -16,7 +16,7 @@ import numpy as np
 import optax
 from flax import nnx
 
-from jax_impl import _as_torch as as_torch  # the hazards' fixes (shared/hazards.py)
+from jax_impl import _as_torch as as_torch  # the hazards' fixes (shared/tools/hazards.py)
 from shared.batches import BatchPlan
 from shared.data import load_images
 
@@ -24,7 +24,10 @@ from shared.data import load_images
 def load_data(hp, source):
     """x (n, 28, 28) float32 in [0, 1] (ToTensor's scaling, no channel axis); y (n,) int; train and test."""
     split = load_images(hp["dataset"], source)
-    scale = lambda x: x.astype(np.float32) / np.float32(255.0)
+
+    def scale(x):  # uint8 0..255 -> float32 0..1
+        return x.astype(np.float32) / np.float32(255.0)
+
     return scale(split.x_train), split.y_train, scale(split.x_test), split.y_test
 
 

@@ -18,7 +18,7 @@ import jax.numpy as jnp
 import optax
 from flax import nnx
 
-from jax_impl import _as_torch as as_torch  # the hazards' fixes (shared/hazards.py)
+from jax_impl import _as_torch as as_torch  # the hazards' fixes (shared/tools/hazards.py)
 from shared.batches import BatchPlan
 from shared.data import load_images
 
@@ -90,9 +90,10 @@ def train_step(model, optimizer, x, y):
 def evaluate(model, x, y):
     """On the 0..1 pixels the model trained on, and (*_raw_pixels) on x * 255, as the course tests."""
     logits, raw = model(x), model(x * 255)
-    ce = lambda z: optax.softmax_cross_entropy_with_integer_labels(z, y).mean()
-    return {"loss": ce(logits), "accuracy": (logits.argmax(axis=1) == y).mean(),
-            "loss_raw_pixels": ce(raw), "accuracy_raw_pixels": (raw.argmax(axis=1) == y).mean()}
+    return {"loss": optax.softmax_cross_entropy_with_integer_labels(logits, y).mean(),
+            "accuracy": (logits.argmax(axis=1) == y).mean(),
+            "loss_raw_pixels": optax.softmax_cross_entropy_with_integer_labels(raw, y).mean(),
+            "accuracy_raw_pixels": (raw.argmax(axis=1) == y).mean()}
 
 
 def train(model, optimizer, data, hp, *, seed, epochs):

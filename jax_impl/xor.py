@@ -14,7 +14,7 @@ import numpy as np
 import optax
 from flax import nnx
 
-from jax_impl import _as_torch as as_torch  # the hazards' fixes (shared/hazards.py)
+from jax_impl import _as_torch as as_torch  # the hazards' fixes (shared/tools/hazards.py)
 from shared.batches import BatchPlan
 from shared.data import gate_table, xor_data
 

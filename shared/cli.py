@@ -23,11 +23,15 @@ from pathlib import Path
 
 import numpy as np
 
-from shared import hazards, parity, plots, report, results, runner, specs
+from shared import specs
 from shared.atomic import atomic_write_group, atomic_write_text, unwritable_reason
-from shared.config import DATA_SOURCES, DEVICES, FRAMEWORKS, LOOPS, RunConfig
-from shared.precision import DTYPES
 from shared.errors import DataError, LessonError
+from shared.harness import records as records_io
+from shared.harness import runner
+from shared.harness.config import DATA_SOURCES, DEVICES, FRAMEWORKS, LOOPS, RunConfig
+from shared.harness.precision import DEFAULT, DTYPES
+from shared.harness.records import Record
+from shared.tools import bench, hazards, parity, plots, report, results
 
 EXIT_USAGE = 2
 
@@ -37,7 +41,7 @@ class _Parser(argparse.ArgumentParser):
         raise LessonError(f"{message} (see `{self.prog} --help`)")
 
 
-def run_lesson(spec, frameworks: list[str], cfg: RunConfig) -> list[results.Record]:
+def run_lesson(spec, frameworks: list[str], cfg: RunConfig) -> list[Record]:
     records = []
     for fw in frameworks:
         if cfg.progress:
@@ -183,7 +187,7 @@ def cmd_run(args) -> int:
         pngs = plots.lesson_pngs(spec, records, args.out)
         figures[name] = list(pngs)
         with _writing(args.out):
-            written = atomic_write_group({**results.json_files(records, args.out), **pngs})
+            written = atomic_write_group({**records_io.json_files(records, args.out), **pngs})
         for path in written:
             print(f"wrote {path}")
     if len(names) > 1:
@@ -219,13 +223,13 @@ def cmd_parity(args) -> int:
     hazard = hazards.check(args.hazard, spec.name) if args.hazard else None
     if hazard is not None and hazard.gpu_only and cfg.device == "cpu":
         raise LessonError(f"the {hazard.name} hazard shows only on a GPU; add --device gpu")
-    if spec.parity.get("stochastic"):
+    if spec.parity.stochastic:
         if hazard is not None:
             raise LessonError(f"{spec.name} is compared by accuracy bands over seeds; --hazard needs a deterministic lesson")
         return _parity_bands(spec, cfg)
     seed = cfg.seed_for(spec)
     found = []
-    for variant in spec.parity["variants"]:
+    for variant in spec.parity.variants:
         found += parity.run_variant(spec, cfg, variant, args.steps, control=args.control,
                                     hazard=hazard.name if hazard else None)
     print(f"\n{spec.title}: torch vs jax from torch's initial weights (seed {seed}), {cfg.dtype}, {found[0].rel.size} steps\n")
@@ -235,7 +239,7 @@ def cmd_parity(args) -> int:
         print(parity.weights_table(r))
     if hazard is not None:
         print(f"\nhazard {hazard.name}: {hazard.differs}.\nfix: {hazard.fix}.")
-    notes = spec.parity.get("notes")
+    notes = spec.parity.notes
     if notes:
         print(f"\nnotes: {notes}")
     name = f"parity-{cfg.dtype}" + (f"-{hazard.name}" if hazard else "")
@@ -265,9 +269,6 @@ def _parity_bands(spec, cfg: RunConfig) -> int:
 
 
 def cmd_bench(args) -> int:
-    from shared import bench
-    from shared.precision import DEFAULT
-
     if args.repeats < 1:
         raise LessonError(f"--repeats must be at least 1, got {args.repeats}")
     if args.lesson:
@@ -286,9 +287,8 @@ def cmd_bench(args) -> int:
     for name in names:
         spec = specs.get(name)
         print(f"· {name}", file=sys.stderr, flush=True)
-        if spec.bench.get("workers"):  # data_parallel: speed against the number of workers
-            from shared import distributed
-            worker_rows += distributed.bench(spec, cfg, args.repeats)
+        if spec.bench.workers:  # data_parallel: speed against the number of workers
+            worker_rows += bench.measure_workers(spec, cfg, args.repeats)
             continue
         rows += bench.measure(spec, cfg, rate, args.repeats)
     if rows:
@@ -296,7 +296,7 @@ def cmd_bench(args) -> int:
         print(bench.table(rows))
     if worker_rows:
         print("\nData parallel: speed against the number of workers (torch: processes, JAX: devices)\n")
-        print(distributed.bench_table(worker_rows))
+        print(bench.workers_table(worker_rows))
     with _writing(args.out):
         payload = {**bench.as_json(rows, rates), **({"workers": worker_rows} if worker_rows else {})}
         path = atomic_write_text(args.out / "bench.json", json.dumps(payload, indent=1))

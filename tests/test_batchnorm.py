@@ -1,45 +1,28 @@
-"""batchnorm: own layers per model, train/eval mode, accuracies, step-by-step parity, BatchNorm's
-running statistics, and the hazards bn_momentum, bn_running_var and adam_bias_correction."""
+"""batchnorm: own layers per model, train/eval mode, per-epoch curves, BatchNorm's running statistics,
+and the hazards bn_momentum, bn_running_var and adam_bias_correction (targets over seeds, the
+course loop and parity: test_every_lesson.py)."""
 import numpy as np
 import pytest
 import torch
-from conftest import cached, run_both, trace_both
 
-from shared import parity, plots, runner, specs
+from shared import specs
 from shared.batches import epoch_order
-from shared.config import FRAMEWORKS, RunConfig
 from shared.data import DataSource, load_images
+from shared.harness import runner
+from shared.harness.config import FRAMEWORKS, RunConfig
+from shared.harness.session import Session
+from shared.tools import parity, plots
 
 SPEC = specs.get("batchnorm")
-HP = runner.settings(SPEC, None, "embedded")
-MODELS = HP["together"]
+HP = SPEC.settings(None, "embedded")
+MODELS = HP["models"]
 HISTORY = ("train_loss", "train_accuracy", "test_loss", "test_accuracy")
 STATS = ("bn.bn1.running_mean", "bn.bn1.running_var", "bn.bn2.running_mean", "bn.bn2.running_var")
 
 
-@pytest.fixture
-def records(memo):
-    """Each framework's run at every seed of the targets' tol_seeds (the spec's seed first)."""
-    (seeds,) = {t.tol_seeds for t in SPEC.targets.values()}
-    assert seeds[0] == SPEC.seed
-    return {seed: run_both(memo, SPEC, RunConfig(seed=seed, progress=False)) for seed in seeds}
-
-
-@pytest.mark.parametrize("variant", SPEC.variants)
-def test_every_seed_reaches_target_and_seed_means_agree(records, variant):
-    """Float32 training is chaotic here (see the parity notes): after a few hundred steps the two
-    frameworks' trajectories are as far apart as two seeds, so one seed's final accuracies differ
-    by noise (sd about 0.009 per framework). The framework tolerance applies to the mean over seeds."""
-    target = SPEC.targets[variant]
-    values = {fw: [by_seed[fw][variant].metrics[target.metric] for by_seed in records.values()]
-              for fw in FRAMEWORKS}
-    assert all(target.check(v) for vs in values.values() for v in vs), values
-    assert abs(np.mean(values["torch"]) - np.mean(values["jax"])) <= target.framework_tol, values
-
-
-def test_history_has_the_four_curves_per_epoch_and_is_plotted(records, tmp_path):
+def test_history_has_the_four_curves_per_epoch_and_is_plotted(runs, cfg, tmp_path):
     epochs = HP["epochs"]
-    records = records[SPEC.seed]
+    records = runs.both(SPEC, cfg)
     for fw, recs in records.items():
         assert set(recs) == set(MODELS)
         for v, r in recs.items():
@@ -64,11 +47,11 @@ def params_of(fw: str, model) -> dict[str, set]:
 def test_each_model_has_its_own_layers(fw):
     """The course shares Linear layers between its BN and Dropout models; here no parameter is
     shared, and every model starts from the same Linear weights."""
-    s = runner.Session(SPEC, fw, RunConfig(progress=False))
+    s = Session(SPEC, fw, RunConfig(progress=False))
     with s.placed():
         model = s.model(HP)
         ids = params_of(fw, model)
-        weights = s.h.export_weights(model)
+        weights = s.side.export_weights(model)
     assert all(not (ids[a] & ids[b]) for a in MODELS for b in MODELS if a != b)
     for name in ("fc1.weight", "fc2.bias", "fc3.weight"):
         for v in ("bn", "dropout"):
@@ -81,10 +64,10 @@ def test_training_together_is_training_each_alone(fw):
     ends trained alone, and the three models' weights all differ: no layer, statistic or optimizer
     state is shared (shared layers would leave two models with equal weights)."""
     steps, cfg = 5, RunConfig(progress=False)
-    s = runner.Session(SPEC, fw, cfg)
+    s = Session(SPEC, fw, cfg)
     with s.placed():
         model, losses, _, _ = s.train(HP, steps=steps)
-        together = s.h.export_weights(model)
+        together = s.side.export_weights(model)
     assert losses.shape == (steps, len(MODELS))
     for v in ("plain", "bn"):
         alone = runner.trace(SPEC, fw, cfg, None, steps, v)
@@ -100,12 +83,12 @@ def test_train_and_eval_mode_reach_every_model(fw):
     """model.train() / model.eval() on the container switch every BatchNorm and Dropout in it: in
     eval mode evaluation is deterministic and leaves the running statistics alone; in train mode
     the same call normalises with the batch's statistics, draws masks and moves the statistics."""
-    s = runner.Session(SPEC, fw, RunConfig(progress=False))
+    s = Session(SPEC, fw, RunConfig(progress=False))
     with s.placed(), torch.random.fork_rng(devices=[]):
         model = s.model(HP)
         (x, y, _, _), _ = s.data(HP)
-        x, y = s.h.to_device((x[:256], y[:256]), s.device, "float32")
-        before = s.h.export_weights(model)
+        x, y = s.side.to_device((x[:256], y[:256]), s.device, "float32")
+        before = s.side.export_weights(model)
         model.eval()
         if fw == "torch":
             assert not any(m.training for m in model.modules())
@@ -113,10 +96,10 @@ def test_train_and_eval_mode_reach_every_model(fw):
             assert model["bn"].bn1.use_running_average and model["bn"].bn2.use_running_average
             assert model["dropout"].dropout.deterministic
         scores = [s.lesson.evaluate(model, x, y) for _ in range(2)]
-        unchanged = s.h.export_weights(model)
+        unchanged = s.side.export_weights(model)
         model.train()
         trained = s.lesson.evaluate(model, x, y)
-        moved = s.h.export_weights(model)
+        moved = s.side.export_weights(model)
     loss = lambda m, v: float(m[v]["loss"])
     for v in MODELS:
         assert loss(scores[0], v) == loss(scores[1], v), v
@@ -124,14 +107,6 @@ def test_train_and_eval_mode_reach_every_model(fw):
     assert loss(trained, "bn") != loss(scores[0], "bn") and loss(trained, "dropout") != loss(scores[0], "dropout")
     assert loss(trained, "plain") == pytest.approx(loss(scores[0], "plain"), rel=1e-6)
     assert not np.array_equal(moved["bn.bn1.running_mean"], before["bn.bn1.running_mean"])
-
-
-@pytest.mark.parametrize("variant", SPEC.parity["variants"])
-def test_first_steps_match_from_torch_weights(cfg, memo, variant):
-    p = SPEC.parity
-    t, j = (trace_both(memo, SPEC, cfg, variant)[fw]["losses"] for fw in FRAMEWORKS)
-    assert t.shape == j.shape == (p["steps"],)
-    np.testing.assert_allclose(j, t, rtol=p["loss_rel"], atol=0)
 
 
 def expected_running_stats(weights: dict, hp: dict) -> dict[str, np.ndarray]:
@@ -150,11 +125,11 @@ def expected_running_stats(weights: dict, hp: dict) -> dict[str, np.ndarray]:
     return out
 
 
-def test_running_statistics_after_one_step_match_torch(cfg, memo):
+def test_running_statistics_after_one_step_match_torch(runs, cfg):
     """Same weights, same batch: momentum 0.1 (Flax 0.9) and the unbiased running variance."""
-    tol, hp = SPEC.parity["stats_tol"], runner.settings(SPEC, "bn", "embedded")
+    tol, hp = SPEC.parity.extras["stats_tol"], SPEC.settings("bn", "embedded")
     expected = expected_running_stats(runner.initial_weights(SPEC, "bn", cfg), hp)
-    got = {fw: trace["weights"] for fw, trace in trace_both(memo, SPEC, cfg, "bn", steps=1).items()}
+    got = {fw: trace["weights"] for fw, trace in runs.traces(SPEC, cfg, "bn", steps=1).items()}
     for name, want in expected.items():
         for fw in FRAMEWORKS:
             np.testing.assert_allclose(got[fw][name], want, rtol=0, atol=tol, err_msg=f"{fw} {name}")
@@ -165,14 +140,6 @@ def test_running_statistics_after_one_step_match_torch(cfg, memo):
     assert np.abs(biased - got["torch"]["bn.bn1.running_var"]).max() > 10 * tol
 
 
-def control_trace(memo, cfg, variant: str, steps: int) -> dict:
-    """torch from its initial weights nudged by one rounding unit: how far rounding alone moves a run."""
-    def compute():
-        weights = parity.nudge(runner.initial_weights(SPEC, variant, cfg), cfg.dtype)
-        return runner.trace(SPEC, "torch", cfg, weights, steps, variant)
-    return cached(memo, ("control", cfg, variant, steps), compute)
-
-
 def stats_gap(a: dict, b: dict, names) -> float:
     return max(float(np.abs(a["weights"][k].astype(np.float64) - b["weights"][k]).max()) for k in names)
 
@@ -181,54 +148,27 @@ def stats_gap(a: dict, b: dict, names) -> float:
     ("bn_momentum", STATS),                                          # Flax's momentum weights the old value
     ("bn_running_var", ("bn.bn1.running_var", "bn.bn2.running_var")),  # nnx.BatchNorm stores the biased variance
 ])
-def test_bn_hazard_shows_in_the_running_statistics(cfg, memo, hazard, names):
+def test_bn_hazard_shows_in_the_running_statistics(runs, cfg, hazard, names):
     """Train-mode losses do not read the running statistics, so the BatchNorm hazards are shown on
     the statistics after one step from torch's weights: without the fix JAX's differ from torch's
     by over 100 times what one ulp of the initial weights moves them; with it, by no more than that."""
-    torch_trace, removed = (trace_both(memo, SPEC, cfg, "bn", steps=1, hazard=hazard)[fw] for fw in FRAMEWORKS)
-    fixed = trace_both(memo, SPEC, cfg, "bn", steps=1)["jax"]
-    control = stats_gap(torch_trace, control_trace(memo, cfg, "bn", 1), names)
+    torch_trace, removed = (runs.traces(SPEC, cfg, "bn", steps=1, hazard=hazard)[fw] for fw in FRAMEWORKS)
+    fixed = runs.traces(SPEC, cfg, "bn", steps=1)["jax"]
+    control = stats_gap(torch_trace, runs.control(SPEC, cfg, "bn", 1), names)
     floor = max(control, parity.EPS[cfg.dtype])
     assert stats_gap(torch_trace, removed, names) > 100 * floor, (stats_gap(torch_trace, removed, names), control)
     assert stats_gap(torch_trace, fixed, names) <= floor, (stats_gap(torch_trace, fixed, names), control)
 
 
-def test_adam_bias_correction_matters_on_plain(cfg, memo):
+def test_adam_bias_correction_matters_on_plain(runs, cfg):
     """optax.adam's float32 1 - 0.999**t: over the first steps of plain the loss gap without the fix
     is over 100 times the one-ulp control's (it passes 1e-3 at step ~29, not ~142); with the fix it
     stays within a few times the control's."""
-    steps = SPEC.parity["hazard_steps"]
-    torch_trace, removed = (trace_both(memo, SPEC, cfg, "plain", steps=steps, hazard="adam_bias_correction")[fw]
+    steps = SPEC.parity.extras["hazard_steps"]
+    torch_trace, removed = (runs.traces(SPEC, cfg, "plain", steps=steps, hazard="adam_bias_correction")[fw]
                             for fw in FRAMEWORKS)
-    fixed = trace_both(memo, SPEC, cfg, "plain", steps=steps)["jax"]
+    fixed = runs.traces(SPEC, cfg, "plain", steps=steps)["jax"]
     gap = lambda tr: float(parity.rel_diff(torch_trace["losses"], tr["losses"]).max())
-    floor = max(gap(control_trace(memo, cfg, "plain", steps)), parity.EPS[cfg.dtype])
+    floor = max(gap(runs.control(SPEC, cfg, "plain", steps)), parity.EPS[cfg.dtype])
     assert gap(removed) > 100 * floor, (gap(removed), floor)
     assert gap(fixed) <= 10 * floor, (gap(fixed), floor)
-
-
-@pytest.mark.slow
-@pytest.mark.parametrize("variant", SPEC.parity["variants"])
-def test_float64_parity_at_every_step(cfg, memo, variant):
-    """float64 from torch's weights: every step's loss within float64_rel (it drifts later, see the spec's notes)."""
-    p = SPEC.parity
-    pair = trace_both(memo, SPEC, cfg.replace(dtype="float64"), variant, steps=p["float64_steps"])
-    t, j = pair["torch"]["losses"], pair["jax"]["losses"]
-    rel = parity.rel_diff(t, j)
-    assert rel.shape == (p["float64_steps"],) and t.dtype == j.dtype == np.float64
-    assert rel.max() <= p["float64_rel"], (int(rel.argmax()) + 1, rel.max())
-
-
-def test_course_loop_gives_the_fast_paths_numbers(memo):
-    """`--loop course` (the lesson's own train(): a DataLoader / an nnx.jit step per batch, model.train()
-    and model.eval() around each epoch) trains on the same batches as the fast path, so each
-    framework's per-step losses and per-epoch curves agree across the two forms. The dropout model
-    too: torch's masks come from the same seeded generator, JAX's from the stream in the model."""
-    cfg = RunConfig(progress=False, epochs=2)
-    fast, course = run_both(memo, SPEC, cfg), run_both(memo, SPEC, cfg.replace(loop="course"))
-    for fw in FRAMEWORKS:
-        for v in MODELS:
-            f, c = fast[fw][v], course[fw][v]
-            np.testing.assert_allclose(c.history["loss"], f.history["loss"], rtol=1e-5, err_msg=f"{fw} {v}")
-            for k in HISTORY:
-                np.testing.assert_allclose(c.history[k], f.history[k], rtol=1e-4, atol=1e-3, err_msg=f"{fw} {v} {k}")

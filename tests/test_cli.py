@@ -6,12 +6,13 @@ import sys
 
 import pytest
 
-from helpers import loads_mnist, readonly_dir  # noqa: F401 (a fixture)
-from shared import atomic, bench, cli, results, specs
-from shared.config import RunConfig
+from support.disk import disk_full_under, readonly_dir
+from shared import atomic, cli, specs
+from shared.tools import bench, results
+from shared.harness.config import RunConfig
 from shared.data import DataSource
 from shared.errors import DataError, DivergenceError, LessonError
-from shared.results import Record, machine_info
+from shared.harness.records import Record, machine_info
 
 
 def lessons(*args, **kw):
@@ -45,11 +46,7 @@ def test_bad_input_is_one_line_and_exit_2(args, words):
     assert "Traceback" not in result.stderr
 
 
-def test_gpu_request_without_gpu_is_one_line_and_exit_2():
-    from conftest import gpu_reason
-
-    if gpu_reason() is None:
-        pytest.skip("a GPU is visible here")
+def test_gpu_request_without_gpu_is_one_line_and_exit_2(no_gpu):
     result = lessons("run", "xor", "--device", "gpu", "--no-progress")
     assert result.returncode == 2
     assert result.stderr.strip().splitlines()[-1].startswith("lessons: error: --device gpu:")
@@ -170,19 +167,6 @@ def fake_records():
                    history={"loss": [0.7, 0.3, 0.01]}, steps=3) for fw in ("torch", "jax")]
 
 
-def disk_full_under(monkeypatch, directory):
-    """os.write into files below ``directory`` writes half, then fails as a full disk does."""
-    real = os.write
-
-    def write(fd, data):
-        if os.readlink(f"/proc/self/fd/{fd}").startswith(str(directory)):
-            real(fd, bytes(data[: len(data) // 2]))
-            raise OSError(28, "No space left on device")
-        return real(fd, data)
-
-    monkeypatch.setattr(atomic.os, "write", write)
-
-
 def test_full_disk_leaves_no_half_written_outputs(monkeypatch, capsys, tmp_path):
     out = tmp_path / "out"
     monkeypatch.setattr(cli, "run_lesson", lambda spec, fws, cfg: fake_records())
@@ -213,7 +197,7 @@ def test_outputs_respect_the_umask(monkeypatch, tmp_path):
 
 def test_plots_use_unique_temporary_names(monkeypatch, tmp_path):
     """Two runs writing one plot never share a temporary file (no fixed .history.png.tmp.png)."""
-    from shared import plots
+    from shared.tools import plots
 
     temps, real = [], os.replace
     monkeypatch.setattr(atomic.os, "replace", lambda src, dst: (temps.append(str(src)), real(src, dst))[1])
@@ -234,7 +218,7 @@ def test_seed_range_is_what_both_frameworks_accept():
     import torch
     from flax import nnx
 
-    from shared.config import SEED_LIMIT
+    from shared.harness.config import SEED_LIMIT
 
     for seed in (0, SEED_LIMIT - 1):
         RunConfig(seed=seed)
@@ -276,7 +260,7 @@ def test_compare_all_with_a_skipped_lesson_exits_1_unless_skip_missing(monkeypat
 
 def test_bench_honours_epochs():
     spec = next(s for s in specs.all_specs() if s.bench)
-    assert bench.bench_config(spec, RunConfig()).epochs == spec.bench["epochs"]
+    assert bench.bench_config(spec, RunConfig()).epochs == spec.bench.epochs
     assert bench.bench_config(spec, RunConfig(epochs=3)).epochs == 3
 
 

@@ -9,8 +9,8 @@ import os
 import numpy as np
 import pytest
 
-from helpers import (NAMES, assert_loaded, cache, files_under, readonly_dir, server, tiny, tiny_sets,  # noqa: F401
-                     use_as_mnist)
+from support.disk import disk_full_under, readonly_dir
+from support.mirrors import NAMES, assert_loaded, files_under, tiny_sets, use_as_mnist
 from shared import atomic
 from shared.data import DataSource, embedded, export_png_folder, load_images, read_annotations
 from shared.data import idx
@@ -212,16 +212,8 @@ def test_unusable_cache_dir_for_the_embedded_digits_is_one_line(tmp_path, monkey
 
 
 def test_full_disk_while_caching_leaves_no_temporary(tiny, server, cache, monkeypatch):
-    real_write = os.write
-
-    def disk_full(fd, data):
-        if os.readlink(f"/proc/self/fd/{fd}").startswith(str(cache)):
-            real_write(fd, bytes(data[: len(data) // 2]))
-            raise OSError(28, "No space left on device")
-        return real_write(fd, data)
-
     server.serve("m1", tiny["blobs"])
-    monkeypatch.setattr(atomic.os, "write", disk_full)
+    disk_full_under(monkeypatch, cache)
     with pytest.raises(DataError, match="No space left on device"):
         load(tiny, server)
     assert files_under(cache) == []

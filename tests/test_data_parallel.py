@@ -6,36 +6,32 @@ import time
 
 import numpy as np
 import pytest
-from conftest import assert_target_in_both, cached, run_both
 
-from shared import cli, distributed, parity, runner, specs
-from shared.config import FRAMEWORKS, RunConfig
+from shared import cli, specs
+from shared.harness import distributed, faults, records, runner
+from shared.harness.config import FRAMEWORKS, RunConfig
+from shared.tools import parity
 
 SPEC = specs.get("data_parallel")
 P = SPEC.parity
-WORKERS = tuple(k for k in SPEC.hp()["workers"] if k > 1)  # against one worker: 2 and 4
+WORKERS_REL = P.extras["workers_rel"]
+WORKERS = tuple(k for k in SPEC.shape.workers if k > 1)  # against one worker: 2 and 4
 
 
-@pytest.fixture
-def records(cfg, memo):
-    return run_both(memo, SPEC, cfg)
+def test_one_worker_runs_in_this_process(runs, cfg):
+    assert all(r.extras["workers"] == 1 and r.extras["processes"] == 1
+               for recs in runs.both(SPEC, cfg).values() for r in recs.values())
 
 
-@pytest.mark.parametrize("variant", SPEC.variants)
-def test_spec_seed_reaches_target_in_both_frameworks(records, variant):
-    assert_target_in_both(SPEC, records, variant)
-    assert all(recs[variant].extras["workers"] == 1 for recs in records.values())
-
-
-def traces(memo, dtype: str) -> dict:
+def traces(runs, dtype: str) -> dict:
     """{(framework, k): {variant: trace}} from torch's initial weights, on 1, 2 and 4 workers (one
     start of the workers per framework and k; the whole run: 40 steps)."""
     def compute():
         cfg = RunConfig(progress=False, dtype=dtype)
         weights = runner.initial_weights(SPEC, SPEC.variants[0], cfg)
-        return {(fw, k): distributed.traces(SPEC, fw, cfg.replace(workers=k), weights, None, SPEC.variants)
+        return {(fw, k): runner.traces(SPEC, fw, cfg.replace(workers=k), weights, None, SPEC.variants)
                 for fw in FRAMEWORKS for k in (1, *WORKERS)}
-    return cached(memo, ("traces", dtype), compute)
+    return runs.cached(("workers", SPEC.name, dtype), compute)
 
 
 def assert_same_steps(one: np.ndarray, many: np.ndarray, dtype: str) -> None:
@@ -43,15 +39,15 @@ def assert_same_steps(one: np.ndarray, many: np.ndarray, dtype: str) -> None:
     assert one.dtype == many.dtype == np.dtype(dtype) and one.shape == many.shape
     rel = parity.rel_diff(one, many)
     if dtype == "float32":
-        assert rel[:P["first_steps"]].max() <= P["workers_rel"]["float32"], rel[:P["first_steps"]]
+        assert rel[:P.first_steps].max() <= WORKERS_REL["float32"], rel[:P.first_steps]
     else:
-        assert rel.max() <= P["workers_rel"]["float64"], (int(rel.argmax()) + 1, float(rel.max()))
+        assert rel.max() <= WORKERS_REL["float64"], (int(rel.argmax()) + 1, float(rel.max()))
 
 
 @pytest.mark.parametrize("dtype", ["float32", "float64"])
 @pytest.mark.parametrize("framework", FRAMEWORKS)
-def test_k_workers_take_the_steps_of_one_device(memo, framework, dtype):
-    t = traces(memo, dtype)
+def test_k_workers_take_the_steps_of_one_device(runs, framework, dtype):
+    t = traces(runs, dtype)
     for variant in SPEC.variants:
         one = t[framework, 1][variant]
         assert len(one["losses"]) == 40
@@ -64,26 +60,26 @@ def test_k_workers_take_the_steps_of_one_device(memo, framework, dtype):
 
 
 @pytest.mark.parametrize("dtype", ["float32", "float64"])
-def test_torch_ddp_and_jax_sharded_agree_from_the_same_weights(memo, dtype):
-    t = traces(memo, dtype)
+def test_torch_ddp_and_jax_sharded_agree_from_the_same_weights(runs, dtype):
+    t = traces(runs, dtype)
     for k in (1, *WORKERS):
         for variant in SPEC.variants:
             a, b = t["torch", k][variant]["losses"], t["jax", k][variant]["losses"]
             rel = parity.rel_diff(a, b)
             if dtype == "float32":
-                assert rel[:P["first_steps"]].max() <= P["loss_rel"] and rel[-1] <= P["final_rel"], (k, variant, rel)
+                assert rel[:P.first_steps].max() <= P.loss_rel and rel[-1] <= P.final_rel, (k, variant, rel)
             else:
-                assert rel.max() <= parity.FLOAT64_BOUND, (k, variant, float(rel.max()))
+                assert rel.max() <= P.float64_rel, (k, variant, float(rel.max()))
 
 
-def test_jax_as_k_processes_joined_by_jax_distributed(memo, monkeypatch):
+def test_jax_as_k_processes_joined_by_jax_distributed(runs, monkeypatch):
     """TJL_JAX_PROCESSES=1: 2 processes of one CPU device each (jax.distributed.initialize on
     127.0.0.1, gloo CPU collectives) take the same float64 steps as one device."""
-    one = traces(memo, "float64")["jax", 1]
+    one = traces(runs, "float64")["jax", 1]
     monkeypatch.setenv("TJL_JAX_PROCESSES", "1")
     cfg = RunConfig(progress=False, dtype="float64", workers=2)
     weights = runner.initial_weights(SPEC, SPEC.variants[0], cfg)
-    many = distributed.traces(SPEC, "jax", cfg, weights, None, SPEC.variants)
+    many = runner.traces(SPEC, "jax", cfg, weights, None, SPEC.variants)
     for variant in SPEC.variants:
         assert_same_steps(one[variant]["losses"], many[variant]["losses"], "float64")
 
@@ -93,9 +89,8 @@ def test_lessons_run_with_workers_writes_each_frameworks_record(tmp_path, capsys
                      "--out", str(tmp_path)]) == 0
     out = capsys.readouterr().out
     assert "data_parallel  auto" in out and "data_parallel  explicit" in out
-    from shared import results
     for fw, engine in (("torch", "DistributedDataParallel"), ("jax", "jit + NamedSharding")):
-        recs = results.load(tmp_path / "data_parallel" / f"{fw}-cpu-embedded.json")
+        recs = records.load(tmp_path / "data_parallel" / f"{fw}-cpu-embedded.json")
         assert [r.variant for r in recs] == list(SPEC.variants)
         for r in recs:
             assert r.steps == 4 and r.samples == 4 * 256 and len(r.history["loss"]) == 4
@@ -122,7 +117,7 @@ def test_a_worker_that_dies_fails_the_run_in_one_line(tmp_path, capsys, monkeypa
     """TJL_KILL_WORKER="RANK:STEP": that worker exits at its 3rd step (torch: rank 1 of 2 gloo
     processes; JAX: the process holding the 2 devices). The run stops every worker, exits 2 with
     one line, and --out stays empty."""
-    monkeypatch.setenv(distributed.KILL_ENV, kill)
+    monkeypatch.setenv(faults.KILL_ENV, kill)
     out = tmp_path / "out"
     start = time.monotonic()
     assert cli.main(["run", "data_parallel", "--framework", framework, "--workers", "2", "--no-progress",
@@ -130,7 +125,7 @@ def test_a_worker_that_dies_fails_the_run_in_one_line(tmp_path, capsys, monkeypa
     assert time.monotonic() - start < distributed.GROUP_TIMEOUT_S
     err = capsys.readouterr().err
     rank = kill.split(":")[0]
-    assert err.count("\n") == 1 and f"worker process {rank} of" in err and f"code {distributed.KILLED}" in err, err
+    assert err.count("\n") == 1 and f"worker process {rank} of" in err and f"code {faults.KILLED}" in err, err
     assert "nothing was written" in err
     assert not out.exists() or not any(out.rglob("*"))
 

@@ -1,20 +1,17 @@
-"""datasets: the same batches, items and transforms in both frameworks; slope ~2 by GD and by SGD."""
+"""datasets: the same batches, items and transforms in both frameworks; slope ~2 by GD and by SGD
+(targets, the course loop and per-step parity: test_every_lesson.py)."""
 import numpy as np
 import pytest
 import torch
-from conftest import assert_target_in_both, run_both, trace_both
 
 from jax_impl import datasets as jx
-from shared import parity, runner, specs
+from shared import specs
 from shared.batches import batch_plan
-from shared.config import RunConfig
 from shared.data import DataSource, export_png_folder, load_images, toy_data
 from shared.errors import DataError
-from shared.specs import datasets as lesson
+from shared.harness import runner
+from shared.lessons import datasets as lesson
 from torch_impl import datasets as tx
-
-# torchvision 0.29 deprecates read_image (warns on every call); the lesson follows the tutorial.
-pytestmark = pytest.mark.filterwarnings("ignore:The image decoding:DeprecationWarning")
 
 SPEC = specs.get("datasets")
 IMPLS = {"torch": tx, "jax": jx}
@@ -67,18 +64,8 @@ def test_shuffle_permutes_each_epoch():
     assert lesson.batch_checksum([(orders[0], np.zeros_like(x))]) != lesson.batch_checksum([(x, np.zeros_like(x))])
 
 
-@pytest.fixture
-def records(cfg, memo):
-    return run_both(memo, SPEC, cfg)
-
-
-@pytest.mark.parametrize("variant", SPEC.variants)
-def test_spec_targets_in_both_frameworks(records, variant):
-    assert_target_in_both(SPEC, records, variant)
-
-
-def test_exercise_records_name_their_data(records):
-    for fw, recs in records.items():
+def test_exercise_records_name_their_data(runs, cfg):
+    for fw, recs in runs.both(SPEC, cfg).items():
         assert recs["toy_batches"].extras["dataset"] == TOY["dataset"]
         assert recs["custom_images"].extras["dataset"] == "mnist"
         assert recs["custom_images"].metrics["items"] == SPEC.hp("custom_images")["items"]
@@ -87,10 +74,10 @@ def test_exercise_records_name_their_data(records):
         assert recs["linear_full"].extras["dataset"] == SPEC.hp("linear_full")["dataset"]
 
 
-def test_minibatch_sgd_needs_far_fewer_passes(records, cfg):
+def test_minibatch_sgd_needs_far_fewer_passes(runs, cfg):
     """The motivation for SGD: full batch with the minibatch run's few passes is nowhere near slope 2."""
     full, mini = SPEC.hp("linear_full"), SPEC.hp("linear_minibatch")
-    for fw, recs in records.items():
+    for fw, recs in runs.both(SPEC, cfg).items():
         assert recs["linear_full"].steps == full["epochs"], fw
         assert recs["linear_minibatch"].steps == mini["epochs"] * full["n"] // mini["batch_size"], fw
         assert recs["linear_full"].samples == full["epochs"] / mini["epochs"] * recs["linear_minibatch"].samples
@@ -149,13 +136,13 @@ def test_transforms_identical_in_both_frameworks(dataset):
 
 def test_transforms_use_fashion_mnist_with_full_data():
     """The source picks the data set: --data full gives Fashion-MNIST, as the course; embedded the digits."""
-    hp = {v: runner.settings(SPEC, "transforms", v)["dataset"] for v in ("embedded", "full")}
+    hp = {v: SPEC.settings("transforms", v)["dataset"] for v in ("embedded", "full")}
     assert hp == {"embedded": "mnist", "full": "fashion_mnist"}
     try:
         load_images("fashion_mnist", DataSource("fullsize"))  # local or cached files only, no download
     except DataError as e:
         pytest.skip(f"Fashion-MNIST is not on this machine: {e}")
-    hp = runner.settings(SPEC, "transforms", "full")
+    hp = SPEC.settings("transforms", "full")
     # the local files: --data full reads them before trying a download
     outs = [impl.transforms(hp, DataSource("full"), SPEC.seed) for impl in (tx, jx)]
     assert outs[0] == outs[1], outs  # the same Fashion-MNIST items, transformed alike
@@ -163,25 +150,8 @@ def test_transforms_use_fashion_mnist_with_full_data():
 
 
 @pytest.mark.parametrize("dtype", ["float32", "float64"])
-@pytest.mark.parametrize("variant", SPEC.parity["variants"])
-def test_linear_losses_match_from_torch_weights(cfg, memo, variant, dtype):
-    pair = trace_both(memo, SPEC, cfg.replace(dtype=dtype), variant)
-    t, j = pair["torch"], pair["jax"]
-    assert t["losses"].shape == j["losses"].shape == (len(t["losses"]),) and t["losses"].dtype == np.dtype(dtype)
-    bound = SPEC.parity["loss_rel"] if dtype == "float32" else parity.FLOAT64_BOUND
-    assert parity.rel_diff(t["losses"], j["losses"]).max() <= bound
-    assert abs(t["metrics"]["slope"] - j["metrics"]["slope"]) <= SPEC.targets[variant].framework_tol
-
-
-def test_course_loop_gives_the_fast_paths_numbers(memo):
-    """`--loop course` (the lesson's own train(): GD steps on the whole set, SGD through a DataLoader /
-    an nnx.jit step per batch) trains on the same batches as the fast path: each framework's losses
-    and slope agree across the two forms."""
-    cfg = RunConfig(progress=False, epochs=1)
-    fast, course = run_both(memo, SPEC, cfg), run_both(memo, SPEC, cfg.replace(loop="course"))
-    for fw in ("torch", "jax"):
-        for variant in SPEC.parity["variants"]:
-            f, c = fast[fw][variant], course[fw][variant]
-            assert len(c.history["loss"]) == len(f.history["loss"]) == f.steps
-            np.testing.assert_allclose(c.history["loss"], f.history["loss"], rtol=1e-5, err_msg=f"{fw} {variant}")
-            assert abs(c.metrics["slope"] - f.metrics["slope"]) <= 1e-6, (fw, variant)
+@pytest.mark.parametrize("variant", SPEC.parity.variants)
+def test_slopes_match_from_torch_weights(runs, cfg, variant, dtype):
+    """The fitted slope, torch vs JAX from the same weights (each step's loss: test_every_lesson.py)."""
+    pair = runs.traces(SPEC, cfg.replace(dtype=dtype), variant)
+    assert abs(pair["torch"]["metrics"]["slope"] - pair["jax"]["metrics"]["slope"]) <= SPEC.targets[variant].framework_tol

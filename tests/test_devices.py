@@ -6,9 +6,9 @@ import pytest
 import torch
 
 from jax_impl import _harness as jh
-from shared.config import RunConfig
+from shared.harness.config import RunConfig
 from shared.errors import LessonError
-from shared.precision import DEFAULT
+from shared.harness.precision import DEFAULT
 from torch_impl import _harness as th
 
 

@@ -1,23 +1,25 @@
-"""dropout: the train-mode mask invariants, eval mode as the identity, evaluation in eval mode, and
-accuracy in both frameworks (masks differ by framework: compared by a band, not step by step)."""
+"""dropout: the train-mode mask invariants, eval mode as the identity, evaluation in eval mode after
+every epoch (masks differ by framework: accuracy is compared by a band over seeds in
+test_every_lesson.py, not step by step)."""
 import jax.numpy as jnp
 import numpy as np
 import pytest
 import torch
-from conftest import run_both
 
-from shared import runner, specs
-from shared.config import FRAMEWORKS, RunConfig
+from shared import specs
 from shared.data import DataSource, load_images
+from shared.harness import sides
+from shared.harness.config import FRAMEWORKS, RunConfig
+from shared.harness.session import Session
 
 SPEC = specs.get("dropout")
-HP = runner.settings(SPEC, "dropout", "embedded")
+HP = SPEC.settings("dropout", "embedded")
 ROWS = 256  # Dropout(ones((ROWS, hidden))): ROWS * hidden mask draws
 DROPOUT = 2  # the Dropout layer's index: Linear, ReLU, Dropout, Linear
 
 
 def lesson(fw: str):
-    return runner.lesson_module(fw, SPEC.name)
+    return sides.lesson(fw, SPEC.name)
 
 
 def build(fw: str, seed: int):
@@ -44,8 +46,8 @@ def test_train_mode_outputs_are_zero_or_scaled_and_keep_the_mean(fw):
     # Each output is Bernoulli(1-p)/(1-p): mean 1, variance p/(1-p). The mean of N of them has
     # standard deviation sqrt(p / ((1-p) N)); the spec says how many of those to allow.
     sd = np.sqrt(p / ((1 - p) * out.size))
-    assert abs(out.mean() - 1) <= SPEC.parity["mask_sigmas"] * sd, (out.mean(), sd)
-    assert abs((~kept).mean() - p) <= SPEC.parity["mask_sigmas"] * np.sqrt(p * (1 - p) / out.size)
+    assert abs(out.mean() - 1) <= SPEC.parity.extras["mask_sigmas"] * sd, (out.mean(), sd)
+    assert abs((~kept).mean() - p) <= SPEC.parity.extras["mask_sigmas"] * np.sqrt(p * (1 - p) / out.size)
 
 
 @pytest.mark.parametrize("fw", FRAMEWORKS)
@@ -82,11 +84,11 @@ def test_evaluation_runs_in_eval_mode(fw):
     same inputs give other outputs (what forgetting model.eval() scores)."""
     _, _, x, y = load_images(SPEC.dataset, DataSource()).flat()
     x, y = x[:ROWS], y[:ROWS]
-    s = runner.Session(SPEC, fw, RunConfig(progress=False))
+    s = Session(SPEC, fw, RunConfig(progress=False))
     with s.placed(), torch.random.fork_rng(devices=[]):
         model = s.model(HP)
-        xs, ys = s.h.to_device((x, y), s.device, "float32")
-        first, second = (s.h.evaluate(s.lesson, model, xs, ys) for _ in range(2))
+        xs, ys = s.side.to_device((x, y), s.device, "float32")
+        first, second = (s.side.evaluate(s.lesson, model, xs, ys) for _ in range(2))
         if fw == "torch":
             in_train_mode = model.training
             with torch.no_grad():
@@ -94,7 +96,7 @@ def test_evaluation_runs_in_eval_mode(fw):
         else:
             in_train_mode = not model.layers[DROPOUT].deterministic
             train_out = np.asarray(model(xs))
-        logits, want = dropout_free(s.h.export_weights(model), x, y)
+        logits, want = dropout_free(s.side.export_weights(model), x, y)
     assert first == second
     np.testing.assert_allclose(first["loss"], want["loss"], rtol=1e-5)
     assert first["accuracy"] == pytest.approx(want["accuracy"], abs=1 / ROWS)
@@ -102,27 +104,11 @@ def test_evaluation_runs_in_eval_mode(fw):
     assert not np.allclose(train_out, logits, rtol=1e-2, atol=1e-3)
 
 
-@pytest.fixture
-def records(memo):
-    """Each framework's run at every seed of the target's tol_seeds (the spec's seed first)."""
-    seeds = SPEC.targets["dropout"].tol_seeds
-    assert seeds[0] == SPEC.seed
-    return {seed: run_both(memo, SPEC, RunConfig(seed=seed, progress=False)) for seed in seeds}
-
-
-def test_every_seed_reaches_target_and_seed_means_agree(records):
-    """The frameworks draw different masks, so one seed's accuracies differ by noise (sd about 0.006
-    per framework; at the lower bounds seed 0 gives torch 0.928, JAX 0.945). The framework tolerance
-    applies to the mean over seeds."""
-    target = SPEC.targets["dropout"]
-    values = {fw: [by_seed[fw]["dropout"].metrics[target.metric] for by_seed in records.values()]
-              for fw in FRAMEWORKS}
-    assert all(target.check(v) for vs in values.values() for v in vs), values
-    assert abs(np.mean(values["torch"]) - np.mean(values["jax"])) <= target.framework_tol, values
-    for fw in FRAMEWORKS:
-        r = records[SPEC.seed][fw]["dropout"]
-        assert len(r.history["test_accuracy"]) == HP["epochs"]  # evaluated after every epoch, in eval mode
-        assert r.history["test_accuracy"][-1] == r.metrics["test_accuracy"]
+def test_every_epoch_is_evaluated_in_eval_mode(runs, cfg):
+    for fw, recs in runs.both(SPEC, cfg).items():
+        r = recs["dropout"]
+        assert len(r.history["test_accuracy"]) == HP["epochs"], fw  # evaluated after every epoch, in eval mode
+        assert r.history["test_accuracy"][-1] == r.metrics["test_accuracy"], fw
 
 
 def test_forgetting_eval_mode_costs_accuracy():
@@ -130,25 +116,12 @@ def test_forgetting_eval_mode_costs_accuracy():
     forgetting model.eval() measures) is less accurate than in eval mode, in both frameworks."""
     cfg = RunConfig(progress=False, epochs=2)
     for fw in FRAMEWORKS:
-        s = runner.Session(SPEC, fw, cfg)
+        s = Session(SPEC, fw, cfg)
         with s.placed():
             model, _, _, _ = s.train(HP)
             _, data = s.data(HP)
-            eval_mode = s.h.evaluate(s.lesson, model, data[2], data[3])["accuracy"]
+            eval_mode = s.side.evaluate(s.lesson, model, data[2], data[3])["accuracy"]
             model.train()
             with torch.random.fork_rng(devices=[]):
                 train_mode = float(s.lesson.evaluate(model, data[2], data[3])["accuracy"])
         assert train_mode < eval_mode, (fw, train_mode, eval_mode)
-
-
-def test_course_loop_gives_the_fast_paths_numbers(memo):
-    """`--loop course` (the lesson's own train(): DataLoader / an nnx.jit step per batch) trains on the
-    same batches with the same masks as the fast path (torch's generator is seeded alike, JAX's
-    stream is in the model), so each framework's losses and accuracies agree across the two forms."""
-    cfg = RunConfig(progress=False, epochs=2)
-    fast, course = run_both(memo, SPEC, cfg), run_both(memo, SPEC, cfg.replace(loop="course"))
-    for fw in FRAMEWORKS:
-        f, c = fast[fw]["dropout"], course[fw]["dropout"]
-        np.testing.assert_allclose(c.history["loss"], f.history["loss"], rtol=1e-5)
-        for k in ("test_accuracy", "train_accuracy"):
-            np.testing.assert_allclose(c.history[k], f.history[k], atol=1e-3)

@@ -9,8 +9,7 @@ from __future__ import annotations
 
 import pytest
 
-from helpers import (FAULTS, NAMES, assert_loaded, cache, files_under, loads_mnist, server, tiny,  # noqa: F401
-                     tiny_sets, use_as_mnist)
+from support.mirrors import FAULTS, NAMES, assert_loaded, files_under, tiny_sets, use_as_mnist
 from shared import cli
 from shared.data import DataSource, load_images
 from shared.data.idx import load_idx

@@ -4,11 +4,12 @@ lesson (poly_fit: rmsprop_defaults, xor: bce_clamp, batchnorm: bn_momentum, bn_r
 here: the registry, the CLI, init, adam_bias_correction and tf32."""
 import numpy as np
 import pytest
-from conftest import gpu_reason
 
-from shared import hazards, parity, runner, specs
+from shared.tools import hazards, parity
+from shared.harness import runner
+from shared import specs
 from shared.cli import main
-from shared.config import RunConfig
+from shared.harness.config import RunConfig
 
 SPEC = specs.get("multiclass")
 STEPS = 30
@@ -86,11 +87,9 @@ def test_init_matters():
 
 
 @pytest.mark.gpu
-def test_tf32_matters_on_gpu():
+def test_tf32_matters_on_gpu(gpu):
     """JAX's default GPU matmul precision (TF32) puts the float32 loss gap past the control;
     the strict policy keeps it near."""
-    if reason := gpu_reason():
-        pytest.skip(reason)
     cfg = RunConfig(device="gpu", progress=False)
     weights = runner.initial_weights(SPEC, "mlp", cfg)
     t = runner.trace(SPEC, "torch", cfg, weights, STEPS, "mlp")["losses"]

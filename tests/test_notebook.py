@@ -10,13 +10,14 @@ import types
 import nbformat
 import pytest
 
-from shared import cli, runner, specs
-from shared.config import FRAMEWORKS, RunConfig
+from shared import cli, specs
+from shared.harness import runner, sides
+from shared.harness.config import FRAMEWORKS, RunConfig
 from shared.views import kernel, notebook, twins
 
 
 def _converted(lesson: str) -> bool:
-    """The lesson's files follow the protocol (shared/runner.py): a train_step, no run() of their own."""
+    """The lesson's files follow the protocol (shared/harness/runner.py): a train_step, no run() of their own."""
     return all(re.search(r"^def train_step\(", twins.lesson_path(fw, lesson).read_text(), re.M)
                and not re.search(r"^def run\(", twins.lesson_path(fw, lesson).read_text(), re.M) for fw in FRAMEWORKS)
 
@@ -119,7 +120,7 @@ def fresh_modules():
 
 def test_cells_run_in_their_own_module_and_the_runner_uses_it(fresh_modules):
     """The torch and JAX cells define the same names without clobbering each other, and
-    shared.runner.run trains the modules the cells built (what the notebook shows is what runs)."""
+    shared.harness.runner.run trains the modules the cells built (what the notebook shows is what runs)."""
     shell = _Shell()
     tx, jx = (kernel.module(fw, "multiclass", shell) for fw in FRAMEWORKS)
     lesson = twins.load("multiclass")
@@ -131,7 +132,7 @@ def test_cells_run_in_their_own_module_and_the_runner_uses_it(fresh_modules):
     assert tx.train_step is not jx.train_step
     assert tx.train_step.__globals__ is vars(tx) and jx.train_step.__globals__ is vars(jx)
     assert "torch" in vars(tx) and "torch" not in vars(jx) and "nnx" in vars(jx)
-    assert runner.lesson_module("torch", "multiclass") is tx and runner.lesson_module("jax", "multiclass") is jx
+    assert sides.lesson("torch", "multiclass") is tx and sides.lesson("jax", "multiclass") is jx
     # an edited cell changes the run: a torch step that does nothing leaves the loss where it started
     shell.magics["torch"]("", "def train_step(model, optimizer, x, y):\n    return loss_fn(model, x, y).detach()\n")
     cfg = RunConfig(epochs=3, progress=False)
@@ -156,7 +157,7 @@ def jupyter_env(tmp_path, monkeypatch):
 @pytest.mark.slow
 def test_executed_notebook_gives_the_numbers_lessons_run_gives(tmp_path, jupyter_env):
     """`lessons notebook LESSON --epochs 1` run top to bottom in an ipykernel: its final metrics are
-    exactly those of shared.runner.run (what `lessons run --epochs 1` calls) with the same settings."""
+    exactly those of shared.harness.runner.run (what `lessons run --epochs 1` calls) with the same settings."""
     from nbclient import NotebookClient
 
     assert cli.main(["notebook", EXECUTED, "--out", str(tmp_path), "--epochs", "1"]) == 0

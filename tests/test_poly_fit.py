@@ -1,89 +1,85 @@
-"""poly_fit: targets, torch vs JAX vs the numpy reference, the custom backward, gradient state, plots."""
+"""poly_fit: the published legendre result, the coefficients torch vs JAX vs the numpy reference, the
+custom backward, gradient state, the RMSprop hazard and the plots (targets, the course loop and
+per-step parity: test_every_lesson.py)."""
 import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
 import torch
-from conftest import assert_target_in_both, run_both, trace_both
 from jax.test_util import check_grads
 
 from jax_impl import poly_fit as jx
-from shared import parity, plots, polyfit, runner, specs
-from shared.config import RunConfig
+from shared import specs
+from shared.harness import runner
+from shared.harness.config import RunConfig
+from shared.lessons import polyfit
+from shared.tools import parity, plots
 from torch_impl import poly_fit as tx
 
 SPEC = specs.get("poly_fit")
 P = SPEC.parity
+COEF_REL = P.extras["coef_rel"]
 
 
-@pytest.fixture
-def records(cfg, memo):
-    return run_both(memo, SPEC, cfg)
-
-
-@pytest.mark.parametrize("variant", SPEC.variants)
-def test_spec_seed_reaches_target_in_both_frameworks(records, variant):
-    assert_target_in_both(SPEC, records, variant)
-
-
-def test_legendre_reproduces_the_published_result(records):
+def test_legendre_reproduces_the_published_result(runs, cfg):
     """The course's legendre start is fixed (0, -1, 0, 0.3): both frameworks print its result."""
     published = SPEC.course["published"]["legendre"]
-    for fw, recs in records.items():
+    for fw, recs in runs.both(SPEC, cfg).items():
         m = recs["legendre"].metrics
         for k in polyfit.COEFFS:
-            assert abs(m[k] - published[k]) <= P["published_abs"], (fw, k, m[k])
+            assert abs(m[k] - published[k]) <= P.extras["published_abs"], (fw, k, m[k])
         assert abs(m["loss"] - published["loss"]) <= 1e-4 * published["loss"], (fw, m["loss"])
-        assert SPEC.targets["legendre"].check(m["loss"]), (fw, m["loss"])
-
-
-def _control(cfg, variant, steps):
-    """torch from its initial weights nudged by one ulp: how far rounding alone moves the run."""
-    weights = runner.initial_weights(SPEC, variant, cfg)
-    return runner.trace(SPEC, "torch", cfg, parity.nudge(weights, cfg.dtype), steps, variant)
 
 
 @pytest.mark.parametrize("dtype", ["float32", "float64"])
-@pytest.mark.parametrize("variant", P["variants"])
-def test_frameworks_agree_from_the_same_start(cfg, memo, dtype, variant):
-    """Every step's loss and the final coefficients, torch vs JAX, from identical coefficients.
+@pytest.mark.parametrize("variant", P.variants)
+def test_final_coefficients_agree_from_the_same_start(runs, cfg, dtype, variant):
+    """The final coefficients, torch vs JAX, from identical coefficients (each step's loss:
+    test_every_lesson.py), for as many steps as the variant is stable.
 
-    optim is held to the bounds for its first stable_steps only. After that RMSprop runs in bursts
+    optim is held to coef_rel for its first stable_steps only. After that RMSprop runs in bursts
     (spec parity notes) that amplify any rounding difference ~1e3x in 10 steps; there the test
     requires what the rounding control shows: torch vs JAX drifts no further than torch vs torch
     nudged by one ulp, and the final coefficients agree to chaotic_coef_rel.
     """
     cfg = cfg.replace(dtype=dtype)
-    stable = P.get("stable_steps", {}).get(variant)
-    pair = trace_both(memo, SPEC, cfg, variant, steps=stable)
+    pair = runs.traces(SPEC, cfg, variant)
     t, j = pair["torch"], pair["jax"]
-    assert len(t["losses"]) == len(j["losses"]) == (stable or SPEC.hp(variant)["epochs"])
-    assert t["losses"].dtype == j["losses"].dtype == np.dtype(dtype)
-    assert parity.rel_diff(t["losses"], j["losses"]).max() <= P["loss_rel"][dtype]
-    assert polyfit.coefficient_rel(t["metrics"], j["metrics"]) <= P["coef_rel"][dtype]
-    if stable is not None:
-        pair = trace_both(memo, SPEC, cfg, variant, steps=None)
+    assert polyfit.coefficient_rel(t["metrics"], j["metrics"]) <= COEF_REL[dtype]
+    if variant in P.stable_steps:
+        pair = runs.traces(SPEC, cfg, variant, steps=None)
         t, j = pair["torch"], pair["jax"]
-        result = parity.compare(variant, dtype, t, j, _control(cfg, variant, None))
+        assert len(t["losses"]) == SPEC.hp(variant)["epochs"]
+        result = parity.compare(variant, dtype, t, j, runs.control(SPEC, cfg, variant, None))
         assert result.explained_by_rounding, (result.rel.max(), result.control.max())
-        assert polyfit.coefficient_rel(t["metrics"], j["metrics"]) <= P["chaotic_coef_rel"]
+        assert polyfit.coefficient_rel(t["metrics"], j["metrics"]) <= P.extras["chaotic_coef_rel"]
 
 
 @pytest.mark.parametrize("dtype", ["float32", "float64"])
-@pytest.mark.parametrize("variant", [v for v in P["variants"] if SPEC.hp(v)["reference"] == "numpy"])
-def test_numpy_reference_agrees_with_both_frameworks(cfg, memo, dtype, variant):
-    """The course's numpy form (shared/polyfit.py) against the same algorithm in torch and JAX."""
+@pytest.mark.parametrize("variant", P.extras["numpy_reference"])
+def test_numpy_reference_agrees_with_both_frameworks(runs, cfg, dtype, variant):
+    """The course's numpy form (shared/lessons/polyfit.py) against the same algorithm in torch and JAX."""
     cfg = cfg.replace(dtype=dtype)
     hp = SPEC.hp(variant)
     start = polyfit.initial_coefficients(hp, SPEC.seed)
     ref, ref_losses = polyfit.fit_numpy(start, *polyfit.data(SPEC, dtype), lr=hp["lr"], steps=hp["epochs"])
-    for fw, trace in trace_both(memo, SPEC, cfg, variant, steps=None).items():
-        assert polyfit.coefficient_rel(ref, trace["metrics"]) <= P["coef_rel"][dtype], fw
-        assert parity.rel_diff(ref_losses, trace["losses"]).max() <= P["loss_rel"][dtype], fw
+    for fw, trace in runs.traces(SPEC, cfg, variant, steps=None).items():
+        assert polyfit.coefficient_rel(ref, trace["metrics"]) <= COEF_REL[dtype], fw
+        assert parity.rel_diff(ref_losses, trace["losses"]).max() <= P.bound(dtype), fw
+
+
+def test_course_loop_gives_the_fast_paths_coefficients(runs):
+    """The final coefficients of `--loop course` and the fast path, max |Δ| over max |coefficient|
+    (each step's loss and each metric: test_every_lesson.py)."""
+    cfg = RunConfig(progress=False, epochs=P.course_loop_epochs)
+    fast, course = runs.both(SPEC, cfg), runs.both(SPEC, cfg.replace(loop="course"))
+    for fw in fast:
+        for variant in SPEC.variants:
+            assert polyfit.coefficient_rel(fast[fw][variant].metrics, course[fw][variant].metrics) <= 1e-5, (fw, variant)
 
 
 def test_both_start_from_the_shared_coefficients():
-    """build_model in either framework holds shared.polyfit's starting coefficients, in torch's names."""
+    """build_model in either framework holds shared.lessons.polyfit's starting coefficients, in torch's names."""
     cfg = RunConfig(progress=False, dtype="float64")
     for variant in SPEC.variants:
         start = polyfit.initial_coefficients(SPEC.hp(variant), SPEC.seed)
@@ -147,36 +143,24 @@ def test_detach_and_stop_gradient_cut_one_coefficient():
         assert out_jax[k] == pytest.approx(exact[k], rel=1e-12)
 
 
-def test_rmsprop_defaults_hazard_matters(cfg, memo):
+def test_rmsprop_defaults_hazard_matters(runs, cfg):
     """`lessons parity poly_fit --hazard rmsprop_defaults`: optax.rmsprop(lr) as is (decay 0.9, eps
     inside the sqrt) is far from torch.optim.RMSprop from the first steps, way past the one-ulp
     control; as_torch.rmsprop (decay 0.99, eps outside) stays within the parity bound."""
-    steps = P["stable_steps"]["optim"]
-    fixed = trace_both(memo, SPEC, cfg, "optim", steps=steps)
-    removed = trace_both(memo, SPEC, cfg, "optim", steps=steps, hazard="rmsprop_defaults")["jax"]
+    steps = P.stable_steps["optim"]
+    fixed = runs.traces(SPEC, cfg, "optim", steps=steps)
+    removed = runs.traces(SPEC, cfg, "optim", steps=steps, hazard="rmsprop_defaults")["jax"]
     t = fixed["torch"]["losses"]
-    control = parity.rel_diff(t, _control(cfg, "optim", steps)["losses"]).max()
+    control = parity.rel_diff(t, runs.control(SPEC, cfg, "optim", steps)["losses"]).max()
     gap, good = parity.rel_diff(t, removed["losses"]), parity.rel_diff(t, fixed["jax"]["losses"])
     print(f"\nrmsprop_defaults removed: max per-step loss rel {gap.max():.3g} (step 100: {gap[99]:.3g}); "
           f"fixed {good.max():.3g}; one-ulp control {control:.3g}")
     assert gap[99] > 0.1 and gap.max() > 1e3 * max(control, parity.EPS[cfg.dtype])
-    assert good.max() <= P["loss_rel"][cfg.dtype]
+    assert good.max() <= P.bound(cfg.dtype)
 
 
-def test_every_variant_plots_both_frameworks(records, tmp_path):
+def test_every_variant_plots_both_frameworks(runs, cfg, tmp_path):
+    records = runs.both(SPEC, cfg)
     paths = plots.plot_lesson(SPEC, [r for recs in records.values() for r in recs.values()], tmp_path)
     assert {p.name for p in paths} == {"history.png", *(f"fit-{v}.png" for v in SPEC.variants)}
     assert all(p.stat().st_size > 10_000 for p in paths)
-
-
-def test_course_loop_gives_the_fast_paths_numbers(memo):
-    """`--loop course` (the lesson's own train(): a Python loop with .item() / an nnx.jit step per
-    call) runs the same steps as the fast path: each framework's losses and coefficients agree."""
-    cfg = RunConfig(progress=False, epochs=50)
-    fast, course = run_both(memo, SPEC, cfg), run_both(memo, SPEC, cfg.replace(loop="course"))
-    for fw in ("torch", "jax"):
-        for variant in SPEC.variants:
-            f, c = fast[fw][variant], course[fw][variant]
-            assert len(c.history["loss"]) == len(f.history["loss"]) == 50
-            np.testing.assert_allclose(c.history["loss"], f.history["loss"], rtol=1e-5, err_msg=f"{fw} {variant}")
-            assert polyfit.coefficient_rel(f.metrics, c.metrics) <= 1e-5, (fw, variant)

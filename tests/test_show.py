@@ -7,7 +7,8 @@ import sys
 
 import pytest
 
-from shared import cli, hazards, specs
+from shared import cli, specs
+from shared.tools import hazards
 from shared.views import show, twins
 
 LESSONS = ("multiclass", "xor")

@@ -24,7 +24,9 @@ from pathlib import Path
 
 import pytest
 
-from shared import cli, results, specs
+from shared import cli, specs
+from shared.harness import records
+from shared.tools import results
 from shared.views import site, twins
 
 SIZES = {"desktop": (1280, 800), "phone": (390, 844)}
@@ -93,8 +95,8 @@ def test_index_lists_lessons_in_course_order_with_what_each_teaches(built):
 def test_index_shows_the_latest_comparison_row_from_the_json_records(built):
     page = _html(built, "index.html")
     entry = re.search(r'<li id="multiclass">(.*?)</li>', page, re.S).group(1)
-    recs = results.load(built["results"] / "multiclass" / "torch-cpu-embedded.json") + \
-        results.load(built["results"] / "multiclass" / "jax-cpu-embedded.json")
+    recs = records.load(built["results"] / "multiclass" / "torch-cpu-embedded.json") + \
+        records.load(built["results"] / "multiclass" / "jax-cpu-embedded.json")
     row = results.comparison_rows(recs, {"multiclass": specs.get("multiclass")})[0]
     (shown,) = _rows(entry)
     assert shown["variant"] == "mlp" and shown["metric"] == row["metric"]

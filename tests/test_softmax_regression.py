@@ -1,24 +1,18 @@
-"""softmax_regression: the five cost forms agree, MNIST is evaluated on the pixels it was trained on,
-both frameworks reach the spec's accuracy, and they step alike from the same weights."""
+"""softmax_regression: the five cost forms agree, and MNIST is evaluated on the pixels it was trained
+on (targets and parity: test_every_lesson.py)."""
 import numpy as np
 import pytest
 import torch
-from conftest import assert_target_in_both, cached, run_both, trace_both
 
 from jax_impl import softmax_regression as jx
-from shared import parity, runner, specs
-from shared.config import RunConfig
+from shared import specs
 from shared.data import load_images
+from shared.harness import runner
 from torch_impl import softmax_regression as tx
 
 SPEC = specs.get("softmax_regression")
 IMPLS = {"torch": tx, "jax": jx}
 FORMS = [f.__name__ for f in tx.COST_FORMS]
-
-
-@pytest.fixture
-def records(cfg, memo):
-    return run_both(memo, SPEC, cfg)
 
 
 def reference_cost(z: np.ndarray, y: np.ndarray) -> float:
@@ -45,7 +39,7 @@ def test_cost_inputs_are_the_courses():
 
 
 def test_five_cost_forms_agree_within_and_across_frameworks():
-    tol = SPEC.parity["forms_tol"]
+    tol = SPEC.parity.extras["forms_tol"]
     hp = SPEC.hp("cost_forms")
     ref = reference_cost(np.asarray(hp["logits"], np.float32), np.asarray(hp["labels"]))
     values = {fw: impl.cost_forms(hp, "embedded", SPEC.seed) for fw, impl in IMPLS.items()}
@@ -72,18 +66,13 @@ def test_cost_forms_agree_on_wide_logits(fw):
         np.testing.assert_allclose(float(form(as_array(z), as_array(y))), ref, rtol=1e-5, err_msg=form.__name__)
 
 
-def test_cost_forms_record_in_both_frameworks(records):
-    target = SPEC.targets["cost_forms"]
-    costs = {fw: recs["cost_forms"].metrics[target.metric] for fw, recs in records.items()}
-    assert abs(costs["torch"] - costs["jax"]) <= target.framework_tol, costs
-    assert all(recs["cost_forms"].metrics["form_spread"] <= SPEC.parity["forms_tol"] for recs in records.values())
+def test_cost_forms_record_their_spread_in_both_frameworks(runs, cfg):
+    records = runs.both(SPEC, cfg)
+    assert all(recs["cost_forms"].metrics["form_spread"] <= SPEC.parity.extras["forms_tol"]
+               for recs in records.values())
 
 
-def test_mnist_reaches_target_in_both_frameworks(records):
-    assert_target_in_both(SPEC, records, "mnist")
-
-
-def test_test_set_is_evaluated_on_0_1_pixels_like_training(cfg, records, memo):
+def test_test_set_is_evaluated_on_0_1_pixels_like_training(runs, cfg):
     """The reported test metrics are the final model's on x_test / 255, the course's bug's on raw x_test.
 
     Each framework's run is replayed from its own initial weights (runner.trace), which gives the
@@ -92,8 +81,8 @@ def test_test_set_is_evaluated_on_0_1_pixels_like_training(cfg, records, memo):
     split = load_images("mnist", cfg.source())
     raw = split.x_test.reshape(len(split.y_test), -1).astype(np.float64)
     for fw in IMPLS:
-        trace = cached(memo, ("own", cfg, fw), lambda: runner.trace(SPEC, fw, cfg, None, None, "mnist"))
-        metrics = records[fw]["mnist"].metrics
+        trace = runs.cached(("own", SPEC.name, cfg, fw), lambda: runner.trace(SPEC, fw, cfg, None, None, "mnist"))
+        metrics = runs.both(SPEC, cfg)[fw]["mnist"].metrics
         assert trace["metrics"]["test_accuracy"] == metrics["test_accuracy"], fw  # the replay is the run
         w, b = trace["weights"]["weight"].astype(np.float64), trace["weights"]["bias"].astype(np.float64)
         for x, suffix in ((raw / 255.0, ""), (raw, "_raw_pixels")):
@@ -101,32 +90,4 @@ def test_test_set_is_evaluated_on_0_1_pixels_like_training(cfg, records, memo):
             accuracy = np.mean(logits.argmax(axis=1) == split.y_test)
             assert abs(metrics[f"test_accuracy{suffix}"] - accuracy) <= 0.5 / len(raw), (fw, suffix, accuracy)
             np.testing.assert_allclose(metrics[f"test_loss{suffix}"], reference_cost(logits, split.y_test),
-                                       rtol=SPEC.parity["loss_rel"], err_msg=f"{fw} test_loss{suffix}")
-
-
-def test_losses_match_from_torch_weights(cfg, memo):
-    p = SPEC.parity
-    t, j = (trace_both(memo, SPEC, cfg, "mnist")[fw]["losses"] for fw in ("torch", "jax"))
-    assert t.shape == j.shape and len(t) >= p["first_steps"]
-    np.testing.assert_allclose(j[:p["first_steps"]], t[:p["first_steps"]], rtol=p["loss_rel"], atol=0)
-    np.testing.assert_allclose(j[-1], t[-1], rtol=p["final_rel"], atol=0)
-
-
-def test_float64_losses_match_at_every_step(cfg, memo):
-    """`lessons parity softmax_regression --dtype float64`: the whole run within parity.FLOAT64_BOUND per step."""
-    pair = trace_both(memo, SPEC, cfg.replace(dtype="float64"), "mnist")
-    t, j = pair["torch"]["losses"], pair["jax"]["losses"]
-    assert t.dtype == j.dtype == np.float64
-    rel = parity.rel_diff(t, j)
-    assert rel.max() <= parity.FLOAT64_BOUND, (int(rel.argmax()) + 1, float(rel.max()))
-
-
-def test_course_loop_gives_the_fast_paths_numbers(memo):
-    """`--loop course` (the lesson's own train(): DataLoader / an nnx.jit step per batch) trains on the
-    same batches as the fast path, so each framework's losses and accuracy agree across the two forms."""
-    cfg = RunConfig(progress=False, epochs=2)
-    fast, course = run_both(memo, SPEC, cfg), run_both(memo, SPEC, cfg.replace(loop="course"))
-    for fw in ("torch", "jax"):
-        f, c = fast[fw]["mnist"], course[fw]["mnist"]
-        np.testing.assert_allclose(c.history["loss"], f.history["loss"], rtol=1e-5)
-        assert abs(c.metrics["test_accuracy"] - f.metrics["test_accuracy"]) <= 1e-3
+                                       rtol=SPEC.parity.loss_rel, err_msg=f"{fw} test_loss{suffix}")

@@ -3,8 +3,9 @@ import numpy as np
 
 from jax_impl import _harness as jh
 from jax_impl import xor as jx
-from shared import runner, specs
-from shared.config import RunConfig
+from shared.harness import runner
+from shared import specs
+from shared.harness.config import RunConfig
 
 SPEC = specs.get("xor")
 

@@ -1,24 +1,19 @@
-"""xor: gates, the MLP's accuracy in both frameworks, cross-framework parity, and the BCE clamp."""
+"""xor: the gates, solved runs, the same stuck seeds in both frameworks, and the BCE clamp (targets and
+parity over the first steps: test_every_lesson.py)."""
 import jax.numpy as jnp
 import numpy as np
 import pytest
 import torch
-from conftest import assert_target_in_both, run_both, trace_both
 
 from jax_impl import xor as jx
-from shared import parity, runner, specs
-from shared.config import RunConfig
+from shared import specs
 from shared.data import gate_table
+from shared.harness import runner
+from shared.tools import parity
 from torch_impl import xor as tx
 
 SPEC = specs.get("xor")
 P = SPEC.parity
-
-
-@pytest.fixture
-def records(cfg, memo):
-    return run_both(memo, SPEC, cfg)
-
 
 def test_gates_and_composed_xor():
     x, _ = gate_table("XOR")
@@ -29,35 +24,19 @@ def test_gates_and_composed_xor():
             np.testing.assert_array_equal(np.asarray(out[gate]), gate_table(gate)[1][:, 0], err_msg=f"{fw} {gate}")
 
 
-@pytest.mark.parametrize("variant", SPEC.variants)
-def test_spec_seed_reaches_target_in_both_frameworks(records, variant):
-    assert_target_in_both(SPEC, records, variant)
-
-
-def test_final_losses_are_small_in_both(records):
+def test_final_losses_are_small_in_both(runs, cfg):
     # From different initial weights the final losses differ; both must be well past the 0.693 plateau.
-    losses = {fw: recs["mlp"].metrics["loss"] for fw, recs in records.items()}
-    assert all(v < SPEC.hp("mlp")["solved_loss"] for v in losses.values()), losses
-
-
-@pytest.mark.parametrize("dtype", ["float32", "float64"])
-def test_first_steps_match_from_torch_weights(cfg, memo, dtype):
-    """The first parity steps (on the 0.693 plateau): float32 within loss_rel, float64 within
-    parity.FLOAT64_BOUND at every step."""
-    pair = trace_both(memo, SPEC, cfg.replace(dtype=dtype), "mlp")
-    t, j = pair["torch"]["losses"], pair["jax"]["losses"]
-    assert t.shape == j.shape == (P["steps"],) and t.dtype == j.dtype == np.dtype(dtype)
-    bound = P["loss_rel"] if dtype == "float32" else parity.FLOAT64_BOUND
-    assert parity.rel_diff(t, j).max() <= bound
+    losses = {fw: recs["mlp"].metrics["loss"] for fw, recs in runs.both(SPEC, cfg).items()}
+    assert all(v < P.extras["solved_loss"] for v in losses.values()), losses
 
 
 @pytest.mark.slow
 @pytest.mark.parametrize("dtype", ["float32", "float64"])
-def test_same_seeds_get_stuck_in_both_frameworks(cfg, memo, dtype):
+def test_same_seeds_get_stuck_in_both_frameworks(runs, cfg, dtype):
     """Per seed, torch's initial weights in both frameworks: the same stuck/solved outcome, and
-    final losses within final_rel of the loss scale (the initial loss, ~0.69).
+    final losses within final_scale_rel of the loss scale (the initial loss, ~0.69).
 
-    Why not within final_rel of the final loss itself: both frameworks agree to 1e-16 (float64)
+    Why not within that of the final loss itself: both frameworks agree to 1e-16 (float64)
     or 2e-7 (float32) per step until the run escapes the 0.693 plateau. The escape is a loss
     spike that amplifies any rounding difference by ~1e3 per step for a few steps (seed 4 in
     float64: < 1e-9 at step 2896, > 1e-6 at step 2901). After it, final losses of ~1e-4 differ
@@ -65,14 +44,14 @@ def test_same_seeds_get_stuck_in_both_frameworks(cfg, memo, dtype):
     different algorithm: the absolute gap stays ~1e-6.
     """
     outcomes = {}
-    for seed in P["seeds"]:
-        pair = trace_both(memo, SPEC, cfg.replace(dtype=dtype, seed=seed), "mlp", steps=None)
+    for seed in P.extras["seeds"]:
+        pair = runs.traces(SPEC, cfg.replace(dtype=dtype, seed=seed), "mlp", steps=None)
         t, j = pair["torch"], pair["jax"]
         assert len(t["losses"]) == SPEC.hp("mlp")["epochs"]
         outcomes[seed] = (t["metrics"]["accuracy"], j["metrics"]["accuracy"])
         scale = t["losses"][0]
-        assert abs(t["losses"][-1] - j["losses"][-1]) <= P["final_rel"] * scale, (seed, t["losses"][-1],
-                                                                                j["losses"][-1])
+        assert abs(t["losses"][-1] - j["losses"][-1]) <= P.extras["final_scale_rel"] * scale, (
+            seed, t["losses"][-1], j["losses"][-1])
     assert all(a == b for a, b in outcomes.values()), outcomes
     assert {a for a, _ in outcomes.values()} == {0.5, 1.0}, "the seed list should cover stuck and solved seeds"
 
@@ -104,16 +83,3 @@ def test_bce_clamp_hazard_matters(cfg):
     assert t[-1] > 0.99 * t[0]  # torch is stuck: the clamp starves the saturated rows' gradient
     assert gap["removed"] > 0.5 and gap["removed"] > 1e5 * max(gap["control"], parity.EPS[cfg.dtype])
     assert gap["fixed"] <= 10 * max(gap["control"], parity.EPS[cfg.dtype])
-
-
-def test_course_loop_gives_the_fast_paths_numbers(memo):
-    """`--loop course` (the lesson's own train(): DataLoader / an nnx.jit step per batch) trains on the
-    same batches as the fast path, so each framework's losses and accuracy agree across the two forms."""
-    cfg = RunConfig(progress=False, epochs=300)
-    fast, course = run_both(memo, SPEC, cfg), run_both(memo, SPEC, cfg.replace(loop="course"))
-    for fw in ("torch", "jax"):
-        f, c = fast[fw]["mlp"], course[fw]["mlp"]
-        assert len(c.history["loss"]) == len(f.history["loss"]) == 300
-        np.testing.assert_allclose(c.history["loss"], f.history["loss"], rtol=1e-5)
-        assert c.metrics["accuracy"] == f.metrics["accuracy"]
-        assert c.metrics == pytest.approx(f.metrics, rel=1e-5)

@@ -1,14 +1,17 @@
-"""The torch side of data parallelism's process plumbing (shared/distributed.py drives it): k
+"""The torch side of data parallelism's process plumbing (shared/harness/distributed.py drives it): k
 worker processes joined in a process group, gloo on a CPU, NCCL on GPUs.
 
-jax_impl/_distributed.py has the same functions with the same signatures.
+The module is a ``shared.harness.protocol.DistributedSide``: jax_impl/_distributed.py has the
+same public names with the same signatures.
 """
 from __future__ import annotations
 
 import gc
 import os
+import sys
 import time
 from contextlib import contextmanager
+from typing import TYPE_CHECKING
 from datetime import timedelta
 
 import numpy as np
@@ -109,3 +112,8 @@ def allreduce_seconds(n: int, repeats: int = 20) -> float:
     if t.is_cuda:
         torch.cuda.synchronize()
     return (time.perf_counter() - start) / repeats
+
+
+if TYPE_CHECKING:  # a type checker holds this module to the declared contract
+    from shared.harness.protocol import DistributedSide
+    _side: DistributedSide = sys.modules[__name__]

@@ -1,19 +1,23 @@
-"""The torch side of the harness (shared/runner.py drives it): devices, precision, the weight
-exchange, and the fast path that calls the lesson's own ``train_step`` on device-resident batches.
+"""The torch side of the harness (shared/harness/session.py drives it): devices, precision, the
+weight exchange, and the fast path that calls the lesson's own ``train_step`` on device-resident
+batches.
 
-jax_impl/_harness.py has the same functions with the same signatures.
+The module is a ``shared.harness.protocol.HarnessSide``: jax_impl/_harness.py has the same public
+names with the same signatures (tests/test_structure.py checks both against the protocol).
 """
 from __future__ import annotations
 
 import platform
+import sys
 import time
 from contextlib import contextmanager
+from typing import TYPE_CHECKING
 
 import numpy as np
 import torch
 
 from shared.errors import LessonError
-from shared.precision import STRICT
+from shared.harness.precision import STRICT
 
 FRAMEWORK = "torch"
 
@@ -124,7 +128,7 @@ def fit(step, model, optimizer, x, y, plan, *, epochs: int, steps: int | None, c
     total = steps or epochs * plan.per_epoch
     losses, done, epoch = [], 0, 0
     model.train()
-    with seeded(plan.seed, x.device):
+    with _seeded(plan.seed, x.device):
         while done < total:
             count = min(plan.per_epoch, total - done)
             order = None if plan.whole else torch.as_tensor(plan.order(epoch), device=x.device)
@@ -148,7 +152,7 @@ def fit(step, model, optimizer, x, y, plan, *, epochs: int, steps: int | None, c
 
 
 @contextmanager
-def seeded(seed: int, device: torch.device):
+def _seeded(seed: int, device: torch.device):
     """Training draws (dropout masks) from torch's global generator seeded with the run's seed, so
     a run repeats and the fast path and the course loop draw the same masks (fit takes the one
     draw per epoch that a DataLoader iterator takes); the caller's generator state is put back."""
@@ -157,10 +161,11 @@ def seeded(seed: int, device: torch.device):
         yield
 
 
-def train_as_written(lesson, model, optimizer, data, hp: dict, *, seed: int, epochs: int):
-    """``--loop course``: the lesson's own ``train``, a DataLoader loop with ``loss.item()`` per step."""
-    with seeded(seed, data[0].device):
-        return lesson.train(model, optimizer, data, hp, seed=seed, epochs=epochs)
+def train_as_written(lesson, model, optimizer, data, hp: dict, *, seed: int, epochs: int, step=None):
+    """``--loop course``: the lesson's own ``train``, a DataLoader loop with ``loss.item()`` per step
+    (``step``: the variant's step, for a lesson with several)."""
+    with _seeded(seed, data[0].device):
+        return lesson.train(model, optimizer, data, hp, seed=seed, epochs=epochs, **({} if step is None else {"step": step}))
 
 
 def sync(device: torch.device) -> None:
@@ -179,3 +184,8 @@ def matmul_rate(device: torch.device, n: int = 2048, seconds: float = 1.0) -> fl
         count += 1
         sync(device)
     return 2 * n ** 3 * count / (time.perf_counter() - start)
+
+
+if TYPE_CHECKING:  # a type checker holds this module to the declared contract
+    from shared.harness.protocol import HarnessSide
+    _side: HarnessSide = sys.modules[__name__]

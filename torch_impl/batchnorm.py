@@ -27,6 +27,11 @@ def load_data(hp, source):
     return x_train, y_train, x_test, y_test
 
 
+def batch_norm(hp, features):
+    """BatchNorm1d with the spec's momentum (weight of the new batch) and eps: torch's defaults."""
+    return nn.BatchNorm1d(features, momentum=hp["bn_momentum"], eps=hp["bn_eps"])
+
+
 class MLP(nn.Module):
     """784 -> 32 -> 32 -> 10 logits: each hidden layer Linear, [BatchNorm1d], ReLU, [Dropout]."""
 
@@ -34,8 +39,7 @@ class MLP(nn.Module):
         super().__init__()
         h1, h2 = hp["hidden"]
         self.fc1, self.fc2, self.fc3 = nn.Linear(28 * 28, h1), nn.Linear(h1, h2), nn.Linear(h2, 10)
-        bn = lambda n: nn.BatchNorm1d(n, momentum=hp["bn_momentum"], eps=hp["bn_eps"]) if batchnorm else None
-        self.bn1, self.bn2 = bn(h1), bn(h2)
+        self.bn1, self.bn2 = (batch_norm(hp, h1), batch_norm(hp, h2)) if batchnorm else (None, None)
         self.dropout = nn.Dropout(p=hp["p"]) if dropout else None
 
     def forward(self, x):  # (n, 784) -> (n, 10)
@@ -47,9 +51,9 @@ class MLP(nn.Module):
 
 
 def build_model(hp, seed):
-    """The models named in hp["together"], each with its own layers, all from the same Linear weights."""
+    """The models named in hp["models"], each with its own layers, all from the same Linear weights."""
     models = nn.ModuleDict()
-    for name in hp["together"]:
+    for name in hp["models"]:
         torch.manual_seed(seed)
         models[name] = MLP(hp, batchnorm=name == "bn", dropout=name == "dropout")
     return models

@@ -85,11 +85,10 @@ def evaluate(model, x, y):
     return {"loss": nn.functional.cross_entropy(logits, y), "accuracy": (logits.argmax(dim=1) == y).float().mean()}
 
 
-def train(model, optimizer, data, hp, *, seed, epochs):
+def train(model, optimizer, data, hp, *, seed, epochs, step=train_step):
     """One worker's loop: a DataLoader over its piece of every global batch of the shared plan."""
     x_train, y_train, x_test, y_test = data
     plan = BatchPlan(len(x_train), hp["batch_size"], shuffle=hp["shuffle"], drop_last=hp["drop_last"], seed=seed)
-    step = train_step_explicit if hp["step"] == "train_step_explicit" else train_step
     dataset = TensorDataset(x_train, y_train)
     losses = []
     model.train()
@@ -102,5 +101,6 @@ def train(model, optimizer, data, hp, *, seed, epochs):
 
 
 if __name__ == "__main__":
+    import sys
     from shared.cli import main
-    raise SystemExit(main(["run", "data_parallel", "--framework", "torch"]))
+    raise SystemExit(main(["run", "data_parallel", "--framework", "torch", *sys.argv[1:]]))

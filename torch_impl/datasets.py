@@ -24,7 +24,7 @@ from torchvision.transforms import Lambda, ToTensor
 
 from shared.batches import BatchPlan, epoch_order
 from shared.data import export_png_folder, linear_data, load_images, read_annotations, toy_data
-from shared.specs.datasets import batch_checksum, spread
+from shared.lessons.datasets import batch_checksum, spread
 
 
 def load_data(hp, source):

@@ -26,7 +26,10 @@ def load_data(hp, source):
     as the course's torch.concat([X0, X1]); for the train and test splits."""
     x_train, y_train, x_test, y_test = load_images("mnist", source, classes=hp["classes"]).flat()
     order = np.argsort(y_train, kind="stable")
-    label = lambda y: (y == hp["classes"][1]).astype(np.float32)[:, None]
+
+    def label(y):  # 1. for the second class, (n,) -> (n, 1)
+        return (y == hp["classes"][1]).astype(np.float32)[:, None]
+
     return x_train[order], label(y_train[order]), x_test, label(y_test)
 
 

@@ -1,8 +1,8 @@
 """poly_fit (PyTorch): "Learning PyTorch with Examples", y = sin(x) fitted by a cubic, five ways.
 
-x = linspace(-pi, pi, 2000), sum-of-squares loss, 2000 full-batch steps. Each variant's hp["step"]
-names its step: tensors_step writes the gradients by hand (as the numpy reference in
-shared/polyfit.py); autograd_step calls loss.backward() and updates under no_grad, clearing .grad
+x = linspace(-pi, pi, 2000), sum-of-squares loss, 2000 full-batch steps. Each variant has its
+own step (the spec names it; train takes it as ``step``): tensors_step writes the gradients by hand (as the numpy reference in
+shared/lessons/polyfit.py); autograd_step calls loss.backward() and updates under no_grad, clearing .grad
 (legendre: a + b P3(c + d x), P3's backward written by hand in a torch.autograd.Function);
 nn_step trains nn.Sequential(Linear(3, 1), Flatten(0, 1)) on (x, x^2, x^3) with a hand update;
 train_step uses torch.optim.RMSprop. Where the course differs: it starts each variant from
@@ -16,7 +16,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from shared import polyfit
+from shared.lessons import polyfit
 from shared.data import sin_data
 
 
@@ -62,7 +62,7 @@ def load_data(hp, source):
 
 
 def build_model(hp, seed):
-    """The variant's model at the coefficients both frameworks start from (shared/polyfit.py)."""
+    """The variant's model at the coefficients both frameworks start from (shared/lessons/polyfit.py)."""
     a, b, c, d = (float(v) for v in polyfit.initial_coefficients(hp, seed).values())
     if not hp["features"]:
         return Polynomial(hp["model"], (a, b, c, d))
@@ -75,7 +75,7 @@ def build_model(hp, seed):
 
 def make_optimizer(model, hp):
     """RMSprop at torch's defaults (alpha 0.99, eps 1e-8) for train_step; the other steps update by hand."""
-    if hp["step"] == "train_step":
+    if hp["optimizer"] == "rmsprop":
         return torch.optim.RMSprop(model.parameters(), lr=hp["lr"])
     return hp["lr"]
 
@@ -143,10 +143,9 @@ def evaluate(model, x, y):
     return dict(zip(polyfit.COEFFS, coefficients))
 
 
-def train(model, optimizer, data, hp, *, seed, epochs):
+def train(model, optimizer, data, hp, *, seed, epochs, step=train_step):
     """The course's loop: every step on all 2000 points, the loss read with .item() each time."""
     x, y = data
-    step = globals()[hp["step"]]
     losses = []
     model.train()
     for t in range(epochs):

@@ -1,9 +1,18 @@
-"""LessonSpec: everything about a lesson that is not framework code, defined once."""
+"""LessonSpec: everything about a lesson that is not framework code, defined once.
+
+A spec has four typed parts besides the prose: ``hparams`` (what a learner would call the
+lesson's settings), ``shape`` (:class:`RunShape`: how the harness runs the variants), ``parity``
+(:class:`Parity`: the step-by-step comparison and its bounds) and ``bench`` (:class:`Bench`).
+Every field is named, so a misspelt switch is a TypeError when the spec is imported, not a
+silent "off".
+"""
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 from types import MappingProxyType
-from typing import Any, Mapping
+from typing import Any, Callable, Mapping
+
+FLOAT64_REL = 1e-9   # float64: torch vs JAX per step, relative, wherever a lesson is deterministic
 
 
 @dataclass(frozen=True)
@@ -59,11 +68,77 @@ def seeds_text(seeds: tuple[int, ...]) -> str:
 
 
 @dataclass(frozen=True)
+class RunShape:
+    """How the harness runs a lesson's variants: the switches that are not hyperparameters."""
+
+    exercises: tuple[str, ...] = ()     # variants that train nothing: lesson.<variant>(hp, source, seed) -> metrics
+    steps: Mapping[str, str] = field(default_factory=dict)  # variant -> its step function (default train_step)
+    together: bool = False              # the variants are the models hp["models"] names: one build_model, one step
+    eval_each_epoch: bool = False       # the fast path evaluates after every epoch (per-epoch curves)
+    data_parallel: bool = False         # trains on --workers K workers through lesson.distribute and lesson.shard
+    workers: tuple[int, ...] = (1,)     # the K that --workers accepts
+
+    def __post_init__(self):
+        object.__setattr__(self, "steps", MappingProxyType(dict(self.steps)))
+
+    def step(self, variant: str | None) -> str:
+        """The name of the lesson's step function that trains ``variant``."""
+        return self.steps.get(variant, "train_step")
+
+
+@dataclass(frozen=True)
+class Parity:
+    """`lessons parity` and the tests' step-by-step comparison: both frameworks from torch's initial
+    weights on the same batches. Bounds are relative per-step loss differences."""
+
+    variants: tuple[str, ...] = ()      # the deterministic variants compared step by step
+    steps: int | None = None            # float32 steps the tests trace (None: the whole run)
+    first_steps: int | None = None      # loss_rel holds over these first steps (None: every traced step)
+    first_steps_variants: tuple[str, ...] = ()  # the variants loss_rel is checked on (empty: every one)
+    loss_rel: float = 1e-5              # float32, torch vs JAX, per step
+    final_rel: float | None = None      # float32, the last traced step's loss
+    float64_steps: int | None = None    # float64 steps the tests trace (None: the whole run)
+    float64_rel: float = FLOAT64_REL    # float64, every traced step
+    stable_steps: Mapping[str, int] = field(default_factory=dict)  # variant -> steps before it turns chaotic
+    stochastic: bool = False            # masks from different generators: compared by bands over tol_seeds
+    course_loop_epochs: int | None = None   # the tests' --loop course vs fast path run (None: not compared)
+    course_loop_variants: tuple[str, ...] = ()  # which variants that comparison checks (empty: every one that trains)
+    course_loop_tol: float = 1e-3       # its final metrics: |course - fast| <= tol * max(1, |fast|)
+    notes: str = ""                     # what the parity runs show, and why
+    extras: Mapping[str, Any] = field(default_factory=dict)  # one lesson's own bounds, named in its tests
+
+    def __post_init__(self):
+        object.__setattr__(self, "stable_steps", MappingProxyType(dict(self.stable_steps)))
+        object.__setattr__(self, "extras", MappingProxyType(dict(self.extras)))
+
+    def steps_for(self, variant: str, dtype: str = "float32") -> int | None:
+        """The steps to trace for ``variant`` in ``dtype``: steps (float64_steps), cut at its stable steps."""
+        steps = self.steps if dtype == "float32" else self.float64_steps
+        stable = self.stable_steps.get(variant)
+        if stable is None:
+            return steps
+        return stable if steps is None else min(stable, steps)
+
+    def bound(self, dtype: str) -> float:
+        """The per-step bound: loss_rel in float32, float64_rel in float64."""
+        return self.loss_rel if dtype == "float32" else self.float64_rel
+
+
+@dataclass(frozen=True)
+class Bench:
+    """`lessons bench`: how much to time on --data fullsize."""
+
+    epochs: int                         # epochs timed per run
+    workers: tuple[int, ...] = ()       # data_parallel: speed against each of these worker counts
+
+
+@dataclass(frozen=True)
 class LessonSpec:
-    """One lesson: what it teaches, its data, hyperparameters, seed and expected results.
+    """One lesson: what it teaches, its data, settings, seed and expected results.
 
     ``hparams`` maps a variant name (or "common") to its settings; ``targets`` maps a variant
-    name to its :class:`Target`. The implementations read both; tests and the README table too.
+    name to its :class:`Target`. The lessons read the settings; tests and the README table read
+    the targets.
     """
 
     name: str
@@ -73,10 +148,10 @@ class LessonSpec:
     seed: int
     hparams: Mapping[str, Any]
     targets: Mapping[str, Target]
+    shape: RunShape = field(default_factory=RunShape)
+    parity: Parity = field(default_factory=Parity)
+    bench: Bench | None = None
     notes: str = ""
-    parity: Mapping[str, Any] = field(default_factory=dict)
-    # `lessons bench`: {"rows": training rows, "classes": label count, "epochs": epochs timed}
-    bench: Mapping[str, Any] = field(default_factory=dict)
     # metrics shown per framework in the run's detail table, besides the target metric
     details: tuple[str, ...] = ()
     # the course's own settings and printed figures, quoted from its note (../shared/course/)
@@ -86,10 +161,18 @@ class LessonSpec:
     # data source -> {variant: Target} where that source needs its own (``targets`` hold for the
     # embedded data, and for any source not named here); read them through target()
     data_targets: Mapping[str, Mapping[str, Target]] = field(default_factory=dict)
+    # the lesson's own figures besides its curves: fn(spec, records, out_dir) -> {path: PNG bytes}
+    figures: Callable | None = None
 
     def __post_init__(self):
         object.__setattr__(self, "hparams", MappingProxyType(dict(self.hparams)))
         object.__setattr__(self, "targets", MappingProxyType(dict(self.targets)))
+        unknown = [v for v in (*self.shape.exercises, *self.shape.steps, *self.parity.variants,
+                               *self.parity.stable_steps, *self.parity.course_loop_variants,
+                               *self.parity.first_steps_variants)
+                   if v not in self.targets]
+        if unknown:
+            raise ValueError(f"spec {self.name}: no such variant {unknown[0]!r}; its variants: {', '.join(self.targets)}")
 
     def course_rows(self) -> list[list[str]]:
         """[setting, the course's, ours, why ours differs] for `lessons compare` and the site."""
@@ -107,6 +190,11 @@ class LessonSpec:
     def variants(self) -> tuple[str, ...]:
         return tuple(self.targets)
 
+    @property
+    def trained(self) -> tuple[str, ...]:
+        """The variants that train a model (every one but the exercises)."""
+        return tuple(v for v in self.variants if v not in self.shape.exercises)
+
     def target(self, variant: str, data: str = "embedded") -> Target | None:
         """The variant's target on the ``data`` source (--data): its data_targets entry, else targets'."""
         return self.data_targets.get(data, {}).get(variant, self.targets.get(variant))
@@ -117,3 +205,8 @@ class LessonSpec:
         if variant is not None:
             out.update(self.hparams.get(variant, {}))
         return out
+
+    def settings(self, variant: str | None, data: str) -> dict[str, Any]:
+        """The variant's settings for the ``data`` source (--data): a value given per source
+        ({"embedded": .., "full": ..}) is resolved to the one for ``data``."""
+        return {k: v[data] if isinstance(v, dict) and data in v else v for k, v in self.hp(variant).items()}

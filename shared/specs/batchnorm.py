@@ -1,5 +1,5 @@
 """batchnorm: BatchNorm vs Dropout vs a plain MLP on MNIST, the course's comparison."""
-from shared.specs.base import LessonSpec, Target
+from shared.specs.base import Bench, LessonSpec, Parity, RunShape, Target
 
 SPEC = LessonSpec(
     name="batchnorm",
@@ -18,11 +18,10 @@ SPEC = LessonSpec(
     dataset="mnist",
     seed=0,
     hparams={
-        # One step trains the three models on the same batch (shared/runner.py: "together"), in the
-        # course's order (bn_model, do_model, nn_model), which is also the names' sorted order: the
-        # order NNX's graph gives an nnx.Dict's entries once split and merged.
-        "common": {"together": ("bn", "dropout", "plain"), "hidden": (32, 32), "lr": 0.01, "batch_size": 32,
-                   "shuffle": True, "drop_last": True, "epochs": 10, "eval_each_epoch": True,
+        # The three models, in the course's order (bn_model, do_model, nn_model), which is also the
+        # names' sorted order: the order NNX's graph gives an nnx.Dict's entries once split and merged.
+        "common": {"models": ("bn", "dropout", "plain"), "hidden": (32, 32), "lr": 0.01, "batch_size": 32,
+                   "shuffle": True, "drop_last": True, "epochs": 10,
                    "bn_momentum": 0.1, "bn_eps": 1e-5,   # torch's BatchNorm1d defaults; Flax's momentum is 1 - 0.1
                    "p": 0.3},                            # the dropout model's
     },
@@ -59,14 +58,18 @@ SPEC = LessonSpec(
                       "drop_last batches of a reshuffled train_loader; the course's form is the same mean up to "
                       "the 16 test images its drop_last leaves out",
     },
-    bench={"epochs": 1, "together": True},   # 1,875 steps per model on 60,000 rows
-    parity={
-        "variants": ("plain", "bn"),   # deterministic; the dropout model's masks differ by framework
-        "steps": 10, "loss_rel": 1e-5,  # first steps from torch's initial weights, float32
-        "stats_tol": 1e-6,              # BN running statistics after one step vs torch
-        "float64_steps": 500, "float64_rel": 1e-9,  # every step of the first four epochs, float64
-        "hazard_steps": 40,             # float32 steps for the adam_bias_correction hazard test (plain)
-        "notes": (
+    # One step trains the three models on the same batch (the variants are the models), and each
+    # epoch ends with their per-epoch curves.
+    shape=RunShape(together=True, eval_each_epoch=True),
+    bench=Bench(epochs=1),   # 1,875 steps per model on 60,000 rows
+    parity=Parity(
+        variants=("plain", "bn"),   # deterministic; the dropout model's masks differ by framework
+        steps=10, loss_rel=1e-5,    # first steps from torch's initial weights, float32
+        float64_steps=500,          # every step of the first four epochs, float64
+        course_loop_epochs=2,       # the lesson's own train() against the fast path
+        extras={"stats_tol": 1e-6,  # BN running statistics after one step vs torch
+                "hazard_steps": 40},  # float32 steps for the adam_bias_correction hazard test (plain)
+        notes=(
             "float64: ~1e-15 for 500 steps; plain then drifts to ~2e-8 (past 1e-9 near step 1050-1125), "
             "while torch against itself nudged by one ulp drifts 1.5e-9 (1 thread) to 1.5e-8 (2 "
             "threads): Adam at lr 0.01 amplifies rounding smoothly (no ReLU flips); not fully "
@@ -81,5 +84,5 @@ SPEC = LessonSpec(
             "weights is almost a symmetry of a BN network, so the BN hazards are shown on the "
             "running statistics, which the control does move."
         ),
-    },
+    ),
 )

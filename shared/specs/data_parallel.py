@@ -1,5 +1,5 @@
 """data_parallel: one global batch split over k workers whose averaged gradients make one step."""
-from shared.specs.base import LessonSpec, Target
+from shared.specs.base import Bench, LessonSpec, Parity, RunShape, Target
 
 SPEC = LessonSpec(
     name="data_parallel",
@@ -17,13 +17,14 @@ SPEC = LessonSpec(
     seed=43052,
     hparams={
         "common": {"classes": (0, 1, 2), "hidden": 32, "lr": 1e-3, "epochs": 10,   # multiclass's MLP and Adam
-                   "batch_size": 256, "shuffle": True, "drop_last": True,        # the global batch
-                   "data_parallel": True, "workers": (1, 2, 4)},                  # --workers K: one of these
-        # jit with shardings: XLA inserts the all-reduce (torch: DDP's hooks in backward)
-        "auto": {"step": "train_step"},
-        # the all-reduce written out: shard_map + lax.pmean (torch: DDP's no_sync + dist.all_reduce)
-        "explicit": {"step": "train_step_explicit"},
+                   "batch_size": 256, "shuffle": True, "drop_last": True},       # the global batch
     },
+    shape=RunShape(
+        data_parallel=True, workers=(1, 2, 4),   # --workers K: one of these
+        # auto: jit with shardings, XLA inserts the all-reduce (torch: DDP's hooks in backward);
+        # explicit: the all-reduce written out, shard_map + lax.pmean (torch: no_sync + dist.all_reduce)
+        steps={"auto": "train_step", "explicit": "train_step_explicit"},
+    ),
     targets={
         "auto": Target("test_accuracy", at_least=0.95, framework_tol=0.02),
         "explicit": Target("test_accuracy", at_least=0.95, framework_tol=0.02),
@@ -48,12 +49,12 @@ SPEC = LessonSpec(
                            "splits evenly"},
     notes="k workers take the same steps as one device; on 2 CPU cores they are no faster (docs/benchmarks.md).",
     # `lessons bench data_parallel`: steps/s and samples/s against k, and the all-reduce's time
-    bench={"epochs": 2, "workers": (1, 2, 4)},
-    parity={
-        "variants": ("auto", "explicit"),
-        "steps": None,        # the whole run: 40 steps
-        "first_steps": 10, "loss_rel": 1e-5,
-        "final_rel": 1e-3,
-        "workers_rel": {"float32": 1e-5, "float64": 1e-9},  # k workers against one device, same framework
-    },
+    bench=Bench(epochs=2, workers=(1, 2, 4)),
+    parity=Parity(
+        variants=("auto", "explicit"),
+        steps=None,           # the whole run: 40 steps
+        first_steps=10, loss_rel=1e-5,
+        final_rel=1e-3,
+        extras={"workers_rel": {"float32": 1e-5, "float64": 1e-9}},  # k workers against one device, same framework
+    ),
 )

@@ -1,37 +1,8 @@
 """datasets: Dataset and DataLoader, the toy batches, SGD on 100,000 points, custom image datasets, transforms."""
 from __future__ import annotations
 
-import numpy as np
-
-from shared.batches import batch_plan
-from shared.data import ImageSplit, toy_data
-from shared.specs.base import LessonSpec, Target
-
-TOY_CASES = ((False, False), (False, True), (True, False), (True, True))  # (shuffle, drop_last)
-
-
-def batch_checksum(batches) -> float:
-    """sum over batches b and slots i of (1000 b + i + 1) * (x + 100 y): moves if any item changes
-    batch or slot, so equal checksums mean equal batches (for the toy set's small integers)."""
-    return float(sum((1000 * b + i + 1) * (float(x) + 100 * float(y))
-                     for b, (xb, yb) in enumerate(batches) for i, (x, y) in enumerate(zip(xb, yb))))
-
-
-def plan_checksum(batch_size: int, seed: int) -> float:
-    """The checksum of shared.batches' own plan over the toy set, summed over TOY_CASES: the target."""
-    x, y = toy_data()
-    return sum(batch_checksum([(x[idx], y[idx]) for idx in batch_plan(len(x), batch_size, shuffle=s, drop_last=d,
-                                                                        seed=seed, epoch=0)])
-               for s, d in TOY_CASES)
-
-
-def spread(split: ImageSplit, items: int) -> ImageSplit:
-    """``items`` images of each part, evenly spaced through it: every class shows up (the embedded
-    digits are sorted by class, so the first 64 would all be zeros)."""
-    pick = lambda n: np.linspace(0, n - 1, items).astype(np.int64)
-    train, test = pick(len(split.x_train)), pick(len(split.x_test))
-    return ImageSplit(split.x_train[train], split.y_train[train], split.x_test[test], split.y_test[test])
-
+from shared.lessons.datasets import TOY_CASES, plan_checksum
+from shared.specs.base import LessonSpec, Parity, RunShape, Target
 
 SEED = 0
 TOY_BATCH = 3
@@ -52,20 +23,21 @@ SPEC = LessonSpec(
     dataset="toy, linear, mnist, fashion_mnist",
     seed=SEED,
     hparams={
-        # Exercises: the lesson's function of the variant's name returns the metrics.
-        "toy_batches": {"exercise": True, "batch_size": TOY_BATCH, "cases": TOY_CASES, "dataset": "toy: x = 0..9"},
+        "toy_batches": {"batch_size": TOY_BATCH, "cases": TOY_CASES, "dataset": "toy: x = 0..9"},
         # Same data and lr for both, so the step count is the only difference. The slope's error
         # shrinks by (1 - lr * 2/3) per step (E[x^2] = 1/3): 0.933^200 ~ 1e-6 for GD. SGD's
         # minibatch noise leaves its slope within ~0.01 (one sd) of the least-squares one
         # (largest |slope - 2| over seeds 0-11: 0.021; GD: 0.008).
         "linear_full": {**LINEAR, "batch_size": None, "epochs": 200, "shuffle": False},  # None: all n
         "linear_minibatch": {**LINEAR, "batch_size": 1000, "epochs": 5, "shuffle": True},
-        "custom_images": {"exercise": True, "dataset": "mnist", "items": 64, "batch_size": 16},
+        "custom_images": {"dataset": "mnist", "items": 64, "batch_size": 16},
         # Fashion-MNIST, as the course, where the full data sets are asked for; it has no embedded
         # copy, so --data embedded uses the embedded MNIST digits (the record's extras name it).
-        "transforms": {"exercise": True, "items": 64, "classes": 10,
+        "transforms": {"items": 64, "classes": 10,
                        "dataset": {"embedded": "mnist", "full": "fashion_mnist", "fullsize": "fashion_mnist"}},
     },
+    # Exercises: the lesson's function of the variant's name returns the metrics.
+    shape=RunShape(exercises=("toy_batches", "custom_images", "transforms")),
     targets={
         # The checksum of shared's plan itself: DataLoader and the JAX indexing must both give it.
         "toy_batches": Target("checksum", approx=plan_checksum(TOY_BATCH, SEED), rel=0.0, framework_tol=0.0),
@@ -108,12 +80,13 @@ SPEC = LessonSpec(
     },
     notes="The transforms exercise uses Fashion-MNIST with --data full and the embedded MNIST digits with "
           "--data embedded; the record's extras name the data set.",
-    parity={
-        "variants": ("linear_full", "linear_minibatch"),
-        "steps": None,        # the whole run: 200 and 500 steps
-        "loss_rel": 1e-5,     # float32, every step: the fit contracts, nothing amplifies rounding
-        "notes": ("float32 full batch: each loss is a mean of 100,000 terms, and torch and XLA sum them in "
+    parity=Parity(
+        variants=("linear_full", "linear_minibatch"),
+        steps=None,           # the whole run: 200 and 500 steps
+        loss_rel=1e-5,        # float32, every step: the fit contracts, nothing amplifies rounding
+        course_loop_epochs=1, course_loop_variants=("linear_full", "linear_minibatch"), course_loop_tol=1e-6,
+        notes=("float32 full batch: each loss is a mean of 100,000 terms, and torch and XLA sum them in "
                   "different orders, ~1e-6 apart; the one-ulp weight nudge of the control does not move the "
                   "sum that much. In float64 both variants agree to 2e-15 at every step."),
-    },
+    ),
 )

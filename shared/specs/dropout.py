@@ -1,5 +1,5 @@
 """dropout: train mode vs eval mode, on a 784-512-10 MLP with Dropout on MNIST."""
-from shared.specs.base import LessonSpec, Target
+from shared.specs.base import LessonSpec, Parity, RunShape, Target
 
 SPEC = LessonSpec(
     name="dropout",
@@ -17,8 +17,9 @@ SPEC = LessonSpec(
         # Linear(784, 512) -> ReLU -> Dropout(p) -> Linear(512, 10), cross-entropy, Adam: the course's
         # model (004, section 1) with the parameters its full code sets (section 3).
         "common": {"hidden": 512, "p": 0.3, "lr": 0.01, "batch_size": 32, "shuffle": True,
-                   "drop_last": True, "epochs": 10, "eval_each_epoch": True},
+                   "drop_last": True, "epochs": 10},
     },
+    shape=RunShape(eval_each_epoch=True),
     targets={
         # Test accuracy in eval mode, on the embedded 1,000 test digits. The two frameworks draw
         # different masks, so they are compared by a band, not bit for bit: every seed in
@@ -50,10 +51,11 @@ SPEC = LessonSpec(
         "evaluation": "over every sample of each split in one pass, in eval mode after each epoch, not the "
                       "mean over drop_last batches (the same up to the test images drop_last leaves out)",
     },
-    parity={
-        "stochastic": True,   # masks come from different RNGs: `lessons parity` compares bands over tol_seeds
+    parity=Parity(
+        stochastic=True,      # masks come from different RNGs: `lessons parity` compares bands over tol_seeds
+        course_loop_epochs=2,
         # Mask invariants (tests): the mean of N outputs of Dropout(ones) is 1 with standard
         # deviation sqrt(p / ((1 - p) N)); allow this many of them (false alarm ~2e-9 at 6).
-        "mask_sigmas": 6.0,
-    },
+        extras={"mask_sigmas": 6.0},
+    ),
 )

@@ -1,5 +1,5 @@
 """gd_vs_sgd: full-batch gradient descent against minibatch SGD on MNIST 0/1."""
-from shared.specs.base import LessonSpec, Target
+from shared.specs.base import Bench, LessonSpec, Parity, Target
 
 SPEC = LessonSpec(
     name="gd_vs_sgd",
@@ -38,11 +38,12 @@ SPEC = LessonSpec(
                        "(2048 would be one batch, i.e. GD); 2048 with --data full",
                 "evaluation": "train and test accuracy after the last step, in eval mode"},
     notes="On full MNIST the course reports train accuracy 0.9998 (GD) and 0.9992 (SGD).",
-    bench={"epochs": 50},
-    parity={
-        "variants": ("gd", "sgd"),
-        "steps": None,        # the whole run: 700 steps either way on the embedded data
-        "first_steps": 10, "loss_rel": 1e-5,   # the first 10 steps' losses, torch's initial weights
-        "final_rel": 1e-3,                     # the last step's loss
-    },
+    bench=Bench(epochs=50),
+    parity=Parity(
+        variants=("gd", "sgd"),
+        steps=None,           # the whole run: 700 steps either way on the embedded data
+        first_steps=10, loss_rel=1e-5,   # the first 10 steps' losses, torch's initial weights
+        final_rel=1e-3,                  # the last step's loss
+        course_loop_epochs=5, course_loop_variants=("sgd",),
+    ),
 )

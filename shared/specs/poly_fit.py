@@ -1,5 +1,6 @@
 """poly_fit: "Learning PyTorch with Examples", fitting sin(x) with a cubic six ways."""
-from shared.specs.base import LessonSpec, Target
+from shared.lessons import polyfit
+from shared.specs.base import LessonSpec, Parity, RunShape, Target
 
 SPEC = LessonSpec(
     name="poly_fit",
@@ -13,20 +14,20 @@ SPEC = LessonSpec(
     dataset="sin",
     seed=0,
     hparams={
-        # step: the lesson's step function for the variant. init: "normal" is np.random.randn (the
-        # course's numpy/tensor examples); "linear" is nn.Linear(3, 1)'s U(+-1/sqrt(3)). features: the
-        # model is nn.Linear(3, 1) on (x, x^2, x^3). reference: the numpy fit (shared/polyfit.py, the
-        # course's first form, run with the variant's own settings) that it must reproduce.
+        # init: "normal" is np.random.randn (the course's numpy/tensor examples); "linear" is
+        # nn.Linear(3, 1)'s U(+-1/sqrt(3)). features: the model is nn.Linear(3, 1) on (x, x^2, x^3).
+        # optimizer None: the step updates each parameter by hand, p -= lr * grad.
         "common": {"points": 2000, "epochs": 2000, "batch_size": None, "lr": 1e-6, "init": "normal",
-                   "model": "cubic", "features": False, "reference": "numpy"},
-        "tensors": {"step": "tensors_step"},
-        "autograd": {"step": "autograd_step"},
-        "legendre": {"step": "autograd_step", "lr": 5e-6, "init": (0.0, -1.0, 0.0, 0.3), "model": "legendre",
-                     "reference": None},
-        "nn": {"step": "nn_step", "init": "linear", "features": True},
+                   "model": "cubic", "features": False, "optimizer": None},
+        "legendre": {"lr": 5e-6, "init": (0.0, -1.0, 0.0, 0.3), "model": "legendre"},
+        "nn": {"init": "linear", "features": True},
         # torch.optim.RMSprop(lr=1e-3) at its defaults (alpha 0.99, eps 1e-8): as_torch.rmsprop.
-        "optim": {"step": "train_step", "init": "linear", "features": True, "lr": 1e-3, "reference": None},
+        "optim": {"init": "linear", "features": True, "lr": 1e-3, "optimizer": "rmsprop"},
     },
+    # Each variant's step is one of the lesson's step functions: the forms the course writes.
+    shape=RunShape(steps={"tensors": "tensors_step", "autograd": "autograd_step", "legendre": "autograd_step",
+                          "nn": "nn_step", "optim": "train_step"}),
+    figures=polyfit.plot_fits,   # each variant's fitted curve over sin(x)
     details=("a", "b", "c", "d"),
     targets={
         # Final sum-of-squares loss for the spec's seed (0): deterministic, so a narrow band.
@@ -67,31 +68,37 @@ SPEC = LessonSpec(
         "seed": "0: one numpy draw of the course's distribution (randn, or nn.Linear's U(+-1/sqrt(3))) is the "
                 "start of both frameworks, so their losses can be held to 1e-3 of each other; the course's "
                 "unseeded starts cannot be reproduced (legendre's fixed start is, and so is its result)",
-        "init": "as the course's distributions, drawn by numpy (shared/polyfit.py initial_coefficients)",
-        "variants": "numpy runs in shared/polyfit.py as the reference the tensors, autograd and nn variants "
+        "init": "as the course's distributions, drawn by numpy (shared/lessons/polyfit.py initial_coefficients)",
+        "variants": "numpy runs in shared/lessons/polyfit.py as the reference the tensors, autograd and nn variants "
                     "must reproduce; autograd (the tutorial's requires_grad cubic, which the note skips) is kept",
         "data": "x, y and the nn features (x, x^2, x^3) computed in float64, then rounded once to the run's "
                 "dtype, identically for both frameworks (the course computes them in float32)",
         "evaluation": "the loss of every step and the final coefficients",
     },
-    notes=("numpy (the course's first form) runs in shared/polyfit.py; tests check tensors, autograd and nn "
+    notes=("numpy (the course's first form) runs in shared/lessons/polyfit.py; tests check tensors, autograd and nn "
            "against it. Coefficient agreement is max |Δ| / max |coefficient| (a and c end near 0). The "
            "course's legendre start is fixed, and both frameworks reproduce its printed result."),
-    parity={
-        "variants": ("tensors", "autograd", "legendre", "nn", "optim"),
-        "steps": None,                                  # the whole run, 2000 steps
-        "loss_rel": {"float32": 1e-5, "float64": 1e-9},  # per step, torch vs jax from the same start
-        "coef_rel": {"float32": 1e-4, "float64": 1e-9},  # final coefficients, torch vs jax and vs numpy
-        "published_abs": 1e-4,                           # legendre's coefficients vs the course's printout
-        # optim meets both only up to here; afterwards torch vs jax drifts as far as torch vs
+    parity=Parity(
+        variants=("tensors", "autograd", "legendre", "nn", "optim"),
+        steps=None,                   # the whole run, 2000 steps
+        loss_rel=1e-5,                # float32, per step, torch vs jax from the same start (float64: 1e-9)
+        # optim meets the bounds only up to here; afterwards torch vs jax drifts as far as torch vs
         # torch nudged by one ulp (the control), and the final coefficients agree to chaotic_coef_rel.
-        "stable_steps": {"optim": 1500},
-        "chaotic_coef_rel": 1e-2,
-        "notes": ("optim: from step ~1600 RMSprop runs in bursts. Near the minimum the gradients shrink, "
-                  "the squared-gradient average decays (x0.99 per step), the effective step lr/sqrt(avg) "
-                  "grows until the stiff x^3 direction overshoots, the loss spikes, the average jumps back. "
-                  "Within a burst any difference grows ~1e3x in 10 steps, so float64 rounding (1e-16) "
-                  "reaches 1e-2: the control (torch vs torch nudged one ulp) drifts just as far. The other "
-                  "variants stay within 1e-9 (float64) at every step."),
-    },
+        stable_steps={"optim": 1500},
+        course_loop_epochs=50, course_loop_tol=1e-5,
+        extras={
+            "coef_rel": {"float32": 1e-4, "float64": 1e-9},  # final coefficients, torch vs jax and vs numpy
+            "published_abs": 1e-4,                           # legendre's coefficients vs the course's printout
+            "chaotic_coef_rel": 1e-2,
+            # the variants whose plain GD the numpy fit (shared/lessons/polyfit.py, the course's first
+            # form, run with the variant's own settings) must reproduce
+            "numpy_reference": ("tensors", "autograd", "nn"),
+        },
+        notes=("optim: from step ~1600 RMSprop runs in bursts. Near the minimum the gradients shrink, "
+               "the squared-gradient average decays (x0.99 per step), the effective step lr/sqrt(avg) "
+               "grows until the stiff x^3 direction overshoots, the loss spikes, the average jumps back. "
+               "Within a burst any difference grows ~1e3x in 10 steps, so float64 rounding (1e-16) "
+               "reaches 1e-2: the control (torch vs torch nudged one ulp) drifts just as far. The other "
+               "variants stay within 1e-9 (float64) at every step."),
+    ),
 )

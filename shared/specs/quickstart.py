@@ -1,5 +1,5 @@
 """quickstart: the PyTorch quickstart's network with four optimizers (embedded MNIST, or Fashion-MNIST)."""
-from shared.specs.base import LessonSpec, Target
+from shared.specs.base import Bench, LessonSpec, Parity, RunShape, Target
 
 SPEC = LessonSpec(
     name="quickstart",
@@ -15,7 +15,7 @@ SPEC = LessonSpec(
     seed=0,
     hparams={
         "common": {"dataset": {"embedded": "mnist", "full": "fashion_mnist", "fullsize": "fashion_mnist"},
-                   "hidden": 512, "batch_size": 64, "drop_last": False, "epochs": 5, "eval_each_epoch": True,
+                   "hidden": 512, "batch_size": 64, "drop_last": False, "epochs": 5,
                    # The tutorial's DataLoader(batch_size=64) does not shuffle; the embedded digits are
                    # stored class by class, so in order every batch would hold one digit.
                    "shuffle": {"embedded": True, "full": False, "fullsize": False}},
@@ -26,6 +26,7 @@ SPEC = LessonSpec(
         "rmsprop": {"optimizer": "rmsprop", "lr": 1e-3, "alpha": 0.99, "eps": 1e-8},  # torch's alpha, eps
         "adam": {"optimizer": "adam", "lr": 1e-3, "betas": (0.9, 0.999), "eps": 1e-8},  # torch's defaults
     },
+    shape=RunShape(eval_each_epoch=True),   # per-epoch test accuracy: how fast each optimizer learns
     # The embedded digits (1,000 test images), each framework from its own initial weights: at seed 0
     # (CPU) test accuracy torch / jax sgd 0.899 / 0.901, momentum 0.893 / 0.890, rmsprop 0.949 / 0.931,
     # adam 0.926 / 0.924. RMSprop's 0.018 is the init draw: over seeds 0-5 torch gives 0.933-0.957
@@ -63,18 +64,20 @@ SPEC = LessonSpec(
     notes=("The note explains the optimizers in words and prints no training figures. With --data full, the "
            "tutorial's Fashion-MNIST in its unshuffled order, 5 epochs (CPU, seed 0) give test accuracy "
            "torch / jax sgd 0.859 / 0.858, momentum 0.858 / 0.858, rmsprop 0.868 / 0.871, adam 0.864 / 0.870."),
-    bench={"epochs": 1},
-    parity={
-        "variants": ("sgd", "momentum", "rmsprop", "adam"),
-        "steps": 10,             # the first 10 steps (the whole run, 315 steps, with `lessons parity`)
-        "first_steps": 10, "loss_rel": 1e-5,
+    bench=Bench(epochs=1),
+    parity=Parity(
+        variants=("sgd", "momentum", "rmsprop", "adam"),
+        steps=10,                # the first 10 steps (the whole run, 315 steps, with `lessons parity`)
+        first_steps=10, loss_rel=1e-5,
+        float64_steps=None,      # float64: the whole run, Adam included
         # Adam is left out of the first-steps loss check: on this network it turns rounding
         # into lr-sized steps from step 1 (parameters whose gradient is at rounding level move
         # by +-lr, m / sqrt(v) ~ sign(g)). torch float32 against torch float64, same weights:
         # after 4 steps the parameter displacements differ by 33% (median), and JAX's loss is
         # 2e-4 off torch's by step 7. Adam's update itself is checked on the same gradients
         # (optimizer_steps) and its training by accuracy from torch's weights.
-        "first_steps_variants": ("sgd", "momentum", "rmsprop"),
-        "optimizer_steps": 5, "optimizer_rel": 1e-6,  # torch.optim vs optax on the same gradients
-    },
+        first_steps_variants=("sgd", "momentum", "rmsprop"),
+        course_loop_epochs=1, course_loop_variants=("momentum",),
+        extras={"optimizer_steps": 5, "optimizer_rel": 1e-6},  # torch.optim vs optax on the same gradients
+    ),
 )

@@ -1,5 +1,5 @@
 """softmax_regression: five ways to write the softmax cost, then Linear(784, 10) on MNIST."""
-from shared.specs.base import LessonSpec, Target
+from shared.specs.base import Bench, LessonSpec, Parity, RunShape, Target
 
 # The course's cost demo: torch.manual_seed(1); z = torch.rand(3, 5); y = torch.randint(5, (3,)).
 # These are the numbers it draws (float32, written out so that JAX computes on them too); the
@@ -24,13 +24,13 @@ SPEC = LessonSpec(
     dataset="mnist",
     seed=777,
     hparams={
-        # Trains nothing: the lesson's cost_forms() computes the five forms on the course's inputs.
-        "cost_forms": {"exercise": True, "logits": COURSE_LOGITS, "labels": COURSE_LABELS},
+        "cost_forms": {"logits": COURSE_LOGITS, "labels": COURSE_LABELS},
         # The course's MNIST run: DataLoader(batch_size=100, shuffle=True, drop_last=True),
         # nn.Linear(784, 10), CrossEntropyLoss, SGD lr 0.1, 15 epochs.
-        "mnist": {"classes": 10, "lr": 0.1, "batch_size": 100, "shuffle": True, "drop_last": True, "epochs": 15,
-                  "eval_each_epoch": True},
+        "mnist": {"classes": 10, "lr": 0.1, "batch_size": 100, "shuffle": True, "drop_last": True, "epochs": 15},
     },
+    # cost_forms trains nothing: the lesson's cost_forms() computes the five forms on the course's inputs.
+    shape=RunShape(exercises=("cost_forms",), eval_each_epoch=True),
     targets={
         "cost_forms": Target("cost", framework_tol=1e-6),
         # seed 777, embedded digits (CPU): test accuracy 0.906 torch / 0.908 jax
@@ -57,12 +57,13 @@ SPEC = LessonSpec(
            "which leaves the accuracy almost unchanged but saturates the probabilities: see "
            "test_accuracy_raw_pixels and test_loss_raw_pixels."),
     details=("test_loss", "test_accuracy_raw_pixels", "test_loss_raw_pixels"),
-    bench={"epochs": 2},
-    parity={
-        "variants": ("mnist",),
-        "steps": None,           # the whole run: 15 epochs x 40 batches = 600 steps on embedded data
-        "first_steps": 10, "loss_rel": 1e-5,   # the first 10 steps' losses, torch's initial weights
-        "final_rel": 1e-3,                     # the last step's loss
-        "forms_tol": 1e-6,       # every cost form vs cross_entropy, in each framework and across them
-    },
+    bench=Bench(epochs=2),
+    parity=Parity(
+        variants=("mnist",),
+        steps=None,              # the whole run: 15 epochs x 40 batches = 600 steps on embedded data
+        first_steps=10, loss_rel=1e-5,   # the first 10 steps' losses, torch's initial weights
+        final_rel=1e-3,                  # the last step's loss
+        course_loop_epochs=2,
+        extras={"forms_tol": 1e-6},  # every cost form vs cross_entropy, in each framework and across them
+    ),
 )

@@ -4,7 +4,7 @@
 ``sys.modules`` in place of the file's module, and registers the cell magic ``%%torch``: a cell
 that starts with it runs inside that module, as if it were the file's next lines. ``%%jax``
 does the same for ``jax_impl.xor``. So the torch cells and the JAX cells never share a
-namespace (both define ``build_model``, ``train_step``, ...), and ``shared.runner.run`` finds
+namespace (both define ``build_model``, ``train_step``, ...), and ``shared.harness.runner.run`` finds
 the modules the cells built: the notebook's run trains the code the notebook shows, edits
 included.
 
@@ -17,7 +17,7 @@ import sys
 import types
 import warnings
 
-from shared.config import FRAMEWORKS
+from shared.harness.config import FRAMEWORKS
 from shared.errors import LessonError
 from shared.views import twins
 

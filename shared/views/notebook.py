@@ -3,7 +3,7 @@
 The notebook holds: the lesson's explanation (the spec's ``teaches``, both module docstrings, the
 course's settings beside ours, the hazards); each function pair as a ``%%torch`` cell and a
 ``%%jax`` cell; then cells that run the lesson in both frameworks through
-``shared.runner.run`` and print the comparison. ``--framework torch|jax`` writes a notebook with
+``shared.harness.runner.run`` and print the comparison. ``--framework torch|jax`` writes a notebook with
 one framework's cells only.
 
 Name clashes: both twins define the same names. Each ``%%torch`` / ``%%jax`` cell runs inside its
@@ -17,9 +17,9 @@ import json
 import re
 from pathlib import Path
 
-from shared import results
+from shared.tools import results
 from shared.atomic import atomic_write_text
-from shared.config import FRAMEWORKS, RunConfig
+from shared.harness.config import FRAMEWORKS, RunConfig
 from shared.errors import LessonError
 from shared.views import twins
 
@@ -147,14 +147,14 @@ def build(lesson: twins.Lesson, framework: str = "both", cfg: RunConfig | None =
             f"Each cell starts with `%%{framework}`: it runs inside the module `{framework}_impl.{name}`, as "
             f"if it were the file's next lines (`{'tx' if framework == 'torch' else 'jx'}` below).\n\n")
          + "These modules stand in for the files' own modules, so the run at the end trains the code shown "
-           "here: the harness (`shared.runner`) finds the lesson by name and gets these modules.")
+           "here: the harness (`shared.harness.runner`) finds the lesson by name and gets these modules.")
     setup = ["# Find the project (installed in this kernel's environment, or a checkout above the notebook).",
              "import pathlib, sys",
              "try:",
              "    import shared",
              "except ImportError:",
              "    here = pathlib.Path.cwd().resolve()",
-             "    root = next((p for p in (here, *here.parents) if (p / 'shared' / 'runner.py').exists()), None)",
+             "    root = next((p for p in (here, *here.parents) if (p / 'shared' / 'harness' / 'runner.py').exists()), None)",
              "    if root is None:",
              "        raise RuntimeError('run this notebook with the project environment (.venv) or inside its checkout')",
              "    sys.path.insert(0, str(root))",
@@ -188,12 +188,14 @@ def build(lesson: twins.Lesson, framework: str = "both", cfg: RunConfig | None =
     settings = (f"RunConfig(device={cfg.device!r}, data={cfg.data!r}, seed={cfg.seed!r}, epochs={cfg.epochs!r}, "
                 f"progress=False)")
     c.md("## Run " + ("both frameworks" if framework == "both" else LABEL[framework]) + "\n\n"
-         "`shared.runner.run(spec, framework, cfg)` is what `lessons run` calls: it loads the data, builds the "
+         "`shared.harness.runner.run(spec, framework, cfg)` is what `lessons run` calls: it loads the data, builds the "
          "model and trains it with the lesson's `train_step` on the batches both frameworks share, then "
          "evaluates. `epochs=None` means the spec's epochs; `lessons notebook --epochs N` writes a shorter run.")
     fws = ", ".join(repr(fw) for fw in sides)
-    c.code("from shared import results, runner, specs\n"
-           "from shared.config import RunConfig\n\n"
+    c.code("from shared import specs\n"
+           "from shared.harness import runner\n"
+           "from shared.harness.config import RunConfig\n"
+           "from shared.tools import results\n\n"
            f"spec = specs.get({name!r})\n"
            f"cfg = {settings}\n"
            f"records = {{fw: runner.run(spec, fw, cfg) for fw in ({fws},)}}\n"
@@ -206,10 +208,10 @@ def build(lesson: twins.Lesson, framework: str = "both", cfg: RunConfig | None =
     c.code("import json\n\n"
            "final = {fw: {r.variant: r.metrics for r in recs} for fw, recs in records.items()}\n"
            "print(json.dumps(final, indent=1, sort_keys=True))", tags=(METRICS_TAG,))
-    c.code("# The curves: torch solid, JAX dashed (shared/plots.py writes PNGs; shown here, then deleted).\n"
+    c.code("# The curves: torch solid, JAX dashed (shared/tools/plots.py writes PNGs; shown here, then deleted).\n"
            "import tempfile\n"
            "from IPython.display import Image, display\n"
-           "from shared import plots\n\n"
+           "from shared.tools import plots\n\n"
            "with tempfile.TemporaryDirectory() as tmp:\n"
            "    for png in plots.plot_lesson(spec, everything, pathlib.Path(tmp)):\n"
            "        display(Image(filename=str(png)))")

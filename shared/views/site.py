@@ -17,108 +17,23 @@ import re
 import shutil
 from pathlib import Path
 
-from shared import results, specs
+from shared import specs
 from shared.atomic import atomic_write_text
-from shared.config import FRAMEWORKS
 from shared.errors import LessonError
+from shared.harness import records
+from shared.harness.config import FRAMEWORKS
+from shared.tools import results
 from shared.views import notebook, twins
 
 BREAKPOINT = 900  # px: narrower than this, the columns stack
 LABEL = {"torch": "PyTorch", "jax": "JAX"}
 PARITY_PNG = re.compile(r"^parity-(float32|float64)(?:-(.+))?\.png$")
 
-CSS = """
-*, *::before, *::after { box-sizing: border-box; }
-html { -webkit-text-size-adjust: 100%; }
-body { margin: 0; font: 16px/1.55 system-ui, -apple-system, "Segoe UI", Roboto, sans-serif; color: #1f2328;
-       background: #fff; overflow-wrap: break-word; }
-a { color: #0b5cad; }
-code, pre { font-family: ui-monospace, SFMono-Regular, Menlo, Consolas, "DejaVu Sans Mono", monospace; }
-code { font-size: .9em; overflow-wrap: anywhere; }
-.top { background: #24292f; color: #fff; }
-.top nav, main, footer { max-width: 1500px; margin: 0 auto; padding: 0 24px; }
-.top nav { display: flex; flex-wrap: wrap; gap: 4px 18px; align-items: center; padding-top: 10px; padding-bottom: 10px; }
-.top a { color: #fff; text-decoration: none; }
-.top a:hover { text-decoration: underline; }
-.top .home { font-weight: 600; margin-right: auto; }
-h1 { font-size: 1.7rem; line-height: 1.25; margin: 24px 0 8px; overflow-wrap: anywhere; }
-h1 .name, h2 code, h3 code { font-family: ui-monospace, SFMono-Regular, Menlo, Consolas, monospace; }
-h2 { font-size: 1.3rem; margin: 36px 0 12px; padding-bottom: 4px; border-bottom: 1px solid #d0d7de; }
-h3 { font-size: 1.05rem; margin: 0; }
-.teaches { font-size: 1.05rem; max-width: 75ch; }
-.muted, .none { color: #59636e; }
-.none { font-style: italic; }
-.links { display: flex; flex-wrap: wrap; gap: 6px 16px; padding: 0; list-style: none; }
-.scroll { overflow-x: auto; max-width: 100%; }
-table { border-collapse: collapse; font-size: .9rem; margin: 8px 0 16px; }
-th, td { border: 1px solid #d0d7de; padding: 4px 8px; text-align: left; vertical-align: top; }
-th { background: #f6f8fa; }
-td.num { font-variant-numeric: tabular-nums; white-space: nowrap; }
-td.ok-yes { color: #1a7f37; font-weight: 600; }
-td.ok-NO { color: #cf222e; font-weight: 600; }
-.settings td { max-width: 48ch; }
-#results h3 { margin: 24px 0 8px; }
-.pair { border: 1px solid #d0d7de; border-radius: 8px; margin: 18px 0; background: #fff; }
-.pair > header { display: flex; flex-wrap: wrap; gap: 2px 12px; align-items: baseline; padding: 8px 12px;
-                 background: #f6f8fa; border-bottom: 1px solid #d0d7de; border-radius: 8px 8px 0 0; }
-.pair > header a.self { color: inherit; text-decoration: none; }
-.cols { display: grid; grid-template-columns: minmax(0, 1fr) minmax(0, 1fr); }
-.col { min-width: 0; padding: 8px 12px 12px; }
-.col + .col { border-left: 1px solid #d0d7de; }
-.file { font-size: .8rem; color: #59636e; margin: 0 0 4px; display: flex; gap: 8px; align-items: baseline; }
-.badge { display: inline-block; font-size: .72rem; font-weight: 700; padding: 0 6px; border-radius: 10px;
-         color: #fff; letter-spacing: .02em; }
-.badge.torch { background: #c4361d; }
-.badge.jax { background: #3367d6; }
-.absent { color: #59636e; font-style: italic; font-size: .9rem; }
-.hl { background: #fafbfc; border: 1px solid #eaeef2; border-radius: 6px; }
-.hl pre { margin: 0; padding: 8px 10px 8px 4px; overflow-x: auto; font-size: 13px; line-height: 1.45; tab-size: 4;
-          white-space: pre-wrap; overflow-wrap: anywhere; }
-/* one block per source line; a long line wraps under its own indentation (--i spaces, at most --cap) */
-.hl pre { --cap: 40; }
-.hl .line { display: block; position: relative; --hang: calc(min(var(--i), var(--cap)) * 1ch + 2ch);
-            padding-left: calc(var(--g) + var(--hang)); text-indent: calc(var(--i) * 1ch - var(--hang)); }
-/* the indentation is laid out by text-indent above: its spaces stay in the text (copied) but out of the
-   flow, so that a long line cannot wrap right after them */
-.hl .ind { position: absolute; left: 0; top: 0; }
-/* out of the flow, so that a line cannot wrap right after its number */
-.hl .lno { position: absolute; left: 0; width: var(--g); text-indent: 0; text-align: right; padding-right: 1ch;
-           color: #8c959f; user-select: none; -webkit-user-select: none; }
-.doc { padding: 4px 12px; font-size: .92rem; background: #fafbfc; border: 1px solid #eaeef2; border-radius: 6px; }
-.doc p, .doc ul { margin: 8px 0; }
-.doc ul { padding-left: 20px; }
-.hazard { margin: 10px 0 0; padding: 8px 12px; border-left: 4px solid #bf8700; background: #fff8c5;
-          border-radius: 0 6px 6px 0; font-size: .9rem; }
-.pair > .hazard { margin: 0 12px 12px; }
-.hazard p { margin: 4px 0; }
-.hazard .title { font-weight: 700; }
-.hazard img { display: block; max-width: 100%; height: auto; margin-top: 6px; border: 1px solid #d0d7de; }
-.plots { display: flex; flex-wrap: wrap; gap: 16px; }
-figure { margin: 0; max-width: 100%; }
-figure img { display: block; max-width: 100%; height: auto; border: 1px solid #d0d7de; border-radius: 4px; }
-figcaption { font-size: .85rem; color: #59636e; }
-.lessons { list-style: none; padding: 0; counter-reset: lesson; }
-.lessons > li { border: 1px solid #d0d7de; border-radius: 8px; padding: 12px 16px; margin: 14px 0; }
-.lessons h2 { border: 0; margin: 0 0 4px; padding: 0; font-size: 1.15rem; }
-.lessons h2::before { counter-increment: lesson; content: counter(lesson) ". "; color: #59636e; }
-.toc { font-size: .9rem; }
-.toc a { white-space: nowrap; }
-.banner { background: #ddf4ff; border: 1px solid #54aeff; border-radius: 6px; padding: 8px 12px; }
-footer { color: #59636e; font-size: .85rem; padding-top: 24px; padding-bottom: 32px; }
-@media (max-width: NARROWpx) {
-  .top nav, main, footer { padding-left: 12px; padding-right: 12px; }
-  .cols { grid-template-columns: minmax(0, 1fr); }
-  .col + .col { border-left: 0; border-top: 1px solid #d0d7de; }
-  h1 { font-size: 1.35rem; }
-  .hl pre { font-size: 12px; --cap: 6; }
-  table.stack, .stack tbody, .stack tr, .stack td { display: block; }
-  .stack thead { display: none; }
-  .stack tr { border: 1px solid #d0d7de; border-radius: 6px; margin: 0 0 8px; padding: 4px 0; }
-  .stack td { border: 0; padding: 2px 10px; max-width: none; white-space: normal; }
-  .stack td:empty { display: none; }
-  .stack td::before { content: attr(data-label) ": "; font-weight: 600; color: #59636e; }
-}
-""".replace("NARROW", str(BREAKPOINT - 1))
+CSS_FILE = Path(__file__).with_name("site.css")  # the stylesheet; NARROW: the breakpoint less one pixel
+
+
+def stylesheet() -> str:
+    return CSS_FILE.read_text(encoding="utf-8").replace("NARROW", str(BREAKPOINT - 1))
 
 
 def _e(text) -> str:
@@ -172,7 +87,7 @@ class Results:
             if len(parts) != 3 or parts[0] not in FRAMEWORKS:
                 continue
             try:
-                recs = [r for r in results.load(path) if r.lesson == lesson]
+                recs = [r for r in records.load(path) if r.lesson == lesson]
             except (ValueError, TypeError, KeyError, OSError):
                 continue  # a record from another version of the code: not shown
             if not recs:
@@ -195,8 +110,8 @@ def _when(mtime: float) -> str:
     return datetime.datetime.fromtimestamp(mtime).strftime("%Y-%m-%d %H:%M")
 
 
-def _comparison(records, spec, drop_lesson: bool = True) -> str:
-    headers, rows = results.comparison_cells(records, {spec.name: spec})
+def _comparison(recs, spec, drop_lesson: bool = True) -> str:
+    headers, rows = results.comparison_cells(recs, {spec.name: spec})
     if drop_lesson:
         headers, rows = headers[1:], [r[1:] for r in rows]
     nums = {i for i, h in enumerate(headers) if h in ("torch", "jax", "|Δ|", "torch s", "jax s (+compile)")}
@@ -482,7 +397,7 @@ def build(out: Path, results_dir: Path = Path("out")) -> list[Path]:
         raise LessonError(f"--out {out} is a file; give a directory")
     hl = _Highlighter()
     lessons = [twins.load(n) for n in specs.LESSONS]
-    atomic_write_text(out / "style.css", CSS + "\n" + hl.css() + "\n")
+    atomic_write_text(out / "style.css", stylesheet() + "\n" + hl.css() + "\n")
     images, notebooks = {}, {}
     for lesson in lessons:
         images[lesson.name] = _copy_images(lesson.name, res, out)

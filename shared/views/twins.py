@@ -4,7 +4,7 @@ The twins have the same top-level names in the same order (functions and classes
 cuts each file into segments (one per top-level function or class; runs of imports, of
 assignments and the ``if __name__ == "__main__"`` block are segments too), pairs the segments of
 the two files by name, keeping the order, and attaches to each pair the hazards whose ``marker``
-(``shared/hazards.py``: the name a lesson calls to apply a fix, e.g. ``as_torch.adam``) is a name
+(``shared/tools/hazards.py``: the name a lesson calls to apply a fix, e.g. ``as_torch.adam``) is a name
 the pair's code uses. Comments and docstrings do not count; ``from jax_impl._as_torch import adam``
 followed by ``adam(...)`` does.
 
@@ -18,8 +18,9 @@ import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from shared import hazards, specs
-from shared.config import FRAMEWORKS
+from shared.tools import hazards
+from shared import specs
+from shared.harness.config import FRAMEWORKS
 
 ROOT = Path(__file__).resolve().parents[2]
 SIDES = FRAMEWORKS  # ("torch", "jax"): left column, right column

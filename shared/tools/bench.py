@@ -3,7 +3,7 @@ course's own loop.
 
 Every lesson with a ``bench`` entry in its spec runs on data of full MNIST shape (``--data
 fullsize``: full MNIST when local, else Fashion-MNIST's real images cut to MNIST's row counts:
-12,665 for digits 0/1, 18,623 for 0/1/2, 60,000 for all ten), for ``bench["epochs"]`` epochs (or
+12,665 for digits 0/1, 18,623 for 0/1/2, 60,000 for all ten), for ``spec.bench.epochs`` epochs (or
 ``--epochs``):
 
 - compile (or warm-up) time, kept apart;
@@ -15,21 +15,23 @@ fullsize``: full MNIST when local, else Fashion-MNIST's real images cut to MNIST
   DataLoader with ``loss.item()`` per step, JAX's ``nnx.jit`` step called once per batch; the
   lesson run with ``loop="course"``), and its time over the fast path's.
 
-``bench["together"]``: the lesson trains its variants in one loop (batchnorm's three models), so
-they make one row whose floor counts every model's parameters.
-Benchmarks run under each framework's default precision (shared/precision.py).
+A lesson that trains its variants together (batchnorm's three models) makes one row whose floor
+counts every model's parameters. A data-parallel lesson (``spec.bench.workers``) is timed against
+the number of workers instead (:func:`measure_workers`).
+Benchmarks run under each framework's default precision (shared/harness/precision.py).
 """
 from __future__ import annotations
 
 import statistics
+import sys
 from dataclasses import asdict, dataclass
 
 import numpy as np
 
-from shared import runner
-from shared.config import FRAMEWORKS
-from shared.precision import DEFAULT
-from shared.results import format_table
+from shared.harness import runner
+from shared.harness.config import FRAMEWORKS
+from shared.harness.precision import DEFAULT
+from shared.tools.results import format_table
 
 
 @dataclass
@@ -61,7 +63,7 @@ def params_of(weights: dict[str, np.ndarray]) -> int:
 
 def bench_config(spec, cfg):
     """Full-size data, default precision, no bars; ``--epochs`` when given, else the spec's bench epochs."""
-    return cfg.replace(data="fullsize", epochs=cfg.epochs or spec.bench["epochs"], precision=DEFAULT, progress=False)
+    return cfg.replace(data="fullsize", epochs=cfg.epochs or spec.bench.epochs, precision=DEFAULT, progress=False)
 
 
 def measure(spec, cfg, rate: float, repeats: int) -> list[BenchRow]:
@@ -79,7 +81,7 @@ def measure(spec, cfg, rate: float, repeats: int) -> list[BenchRow]:
                 course[(fw, r.variant)] = r.train_s
     variants = list(dict.fromkeys(v for _, v in runs))
     params = {v: params_of(runner.initial_weights(spec, v, cfg)) for v in variants}
-    if spec.bench.get("together"):
+    if spec.shape.together:
         label = "+".join(variants)
         runs = {(fw, label): recs for (fw, v), recs in runs.items() if v == variants[0]}
         course = {(fw, label): s for (fw, v), s in course.items() if v == variants[0]}
@@ -106,3 +108,39 @@ def table(rows: list[BenchRow]) -> str:
 def as_json(rows: list[BenchRow], rates: dict[str, float]) -> dict:
     return {"matmul_flops": rates,
             "rows": [dict(asdict(r), floor_multiple=r.floor_multiple, course_ratio=r.course_ratio) for r in rows]}
+
+
+def measure_workers(spec, cfg, repeats: int) -> list[dict]:
+    """Training speed against the number of workers, each framework, on --data fullsize: the
+    median of ``repeats`` runs, and the time of one all-reduce of the model's gradients."""
+    cfg = bench_config(spec, cfg)
+    rows = []
+    for fw in FRAMEWORKS:
+        for k in spec.bench.workers:
+            print(f"· {spec.name} ({fw}, {k} workers)", file=sys.stderr, flush=True)
+            runs = [runner.run(spec, fw, cfg.replace(workers=k), time_allreduce=True) for _ in range(repeats)]
+            for variant in spec.variants:
+                recs = [next(r for r in rs if r.variant == variant) for rs in runs]
+                allreduce = [r.extras["allreduce_s"] for r in recs if "allreduce_s" in r.extras]
+                rows.append({"framework": fw, "variant": variant, "workers": k, "steps": recs[0].steps,
+                             "samples": recs[0].samples, "compile_s": recs[0].compile_s,
+                             "train_s": statistics.median(r.train_s for r in recs), "runs": [r.train_s for r in recs],
+                             "allreduce_s": statistics.median(allreduce) if allreduce else None})
+    return rows
+
+
+def workers_table(rows: list[dict]) -> str:
+    """steps/s and samples/s against k; "x 1 worker": the speed over the same variant's on one
+    worker; "all-reduce": one all-reduce of the gradients, and that times the steps over train s."""
+    one = {(r["framework"], r["variant"]): r["train_s"] for r in rows if r["workers"] == 1}
+    body = []
+    for r in rows:
+        base = one.get((r["framework"], r["variant"]))
+        ar = r["allreduce_s"]
+        body.append([r["framework"], r["variant"], str(r["workers"]), f"{r['compile_s']:.2f}", f"{r['train_s']:.3f}",
+                     f"{r['steps'] / r['train_s']:,.0f}", f"{r['samples'] / r['train_s']:,.0f}",
+                     f"{base / r['train_s']:.2f}" if base else "-",
+                     "-" if ar is None else f"{ar * 1e3:.3f}",
+                     "-" if ar is None else f"{ar * r['steps'] / r['train_s']:.0%}"])
+    return format_table(["fw", "variant", "workers", "compile s", "train s", "steps/s", "samples/s", "x 1 worker",
+                         "all-reduce ms", "all-reduce share"], body)

@@ -1,6 +1,7 @@
-"""Test helpers: four small, real IDX files; a real HTTP server on 127.0.0.1 that serves them well
-or in one of the ways a mirror breaks; an isolated cache; a directory nobody can write to.
-Import the fixtures into a test module."""
+"""Broken mirrors, for the data tests: four small, real IDX files (``tiny``); a real HTTP server on
+127.0.0.1 that serves them well or in one of the ways a mirror breaks (``server``); an isolated
+cache (``cache``); a CLI whose lesson run only loads the data (``loads_mnist``). The fixtures load
+as a plugin (tests/conftest.py); the helper functions are imported by name."""
 from __future__ import annotations
 
 import gzip
@@ -14,7 +15,6 @@ import numpy as np
 import pytest
 
 from shared import cli
-from shared.atomic import unwritable_reason
 from shared.data import idx, load_images
 from shared.data.idx import IdxFile, IdxSet
 
@@ -173,16 +173,3 @@ def assert_loaded(tiny, arrays):
         np.testing.assert_array_equal(got, want)
     assert arrays[0].dtype == np.uint8 and arrays[0].shape == (6, 28, 28)
     assert arrays[1].dtype == np.int64
-
-
-
-def readonly_dir(tmp_path) -> Path:
-    """A directory in which no file can be created: chmod when not root; /sys (sysfs) when root."""
-    if os.geteuid() != 0:
-        d = tmp_path / "readonly"
-        d.mkdir()
-        d.chmod(0o555)
-        return d
-    if unwritable_reason(Path("/sys")) is None:
-        pytest.skip("running as root, and /sys is writable here: no read-only directory to test with")
-    return Path("/sys")

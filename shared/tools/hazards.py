@@ -1,7 +1,7 @@
 """The translation hazards: where torch and Flax/optax differ by default, and what the lessons do.
 
 Each hazard's fix is one named function of ``jax_impl/_as_torch.py`` (or, for TF32, the precision
-policy in shared/precision.py). ``lessons hazards`` prints this table; ``lessons parity LESSON
+policy in shared/harness/precision.py). ``lessons hazards`` prints this table; ``lessons parity LESSON
 --hazard NAME`` runs the JAX twin with that one fix removed, next to the normal run and the
 one-ulp control; ``lessons show`` and the site put each note next to the functions that use
 its fix (``marker``: the name those functions call).
@@ -54,7 +54,7 @@ HAZARDS: tuple[Hazard, ...] = (
     Hazard("tf32", ("gd_vs_sgd", "multiclass", "softmax_regression", "quickstart", "dropout", "batchnorm",
                      "data_parallel"),
            "JAX runs float32 matmuls on a GPU in TF32 by default; torch in full float32",
-           "the strict precision policy (shared/precision.py): float32 matmuls in both, on every device",
+           "the strict precision policy (shared/harness/precision.py): float32 matmuls in both, on every device",
            "precision", "losses", gpu_only=True),
 )
 

@@ -5,7 +5,7 @@ import datetime as dt
 from pathlib import Path
 
 from shared.atomic import atomic_write_text
-from shared.results import Record, comparison_cells, markdown_table
+from shared.tools.results import Record, comparison_cells, markdown_table
 
 
 def write_report(out_dir: Path, lesson_specs: dict, records: list[Record], plots: dict[str, list[Path]],

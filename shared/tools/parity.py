@@ -17,7 +17,9 @@ from pathlib import Path
 
 import numpy as np
 
-from shared.results import fmt, format_table
+from shared.harness import runner
+from shared.tools import hazards
+from shared.tools.results import fmt, format_table
 
 EPS = {"float32": 2.0 ** -23, "float64": 2.0 ** -52}
 FLOAT64_BOUND = 1e-9
@@ -91,8 +93,6 @@ def run_variant(spec, cfg, variant: str, steps: int | None, *, control: bool = T
     The init hazard is about the starting weights themselves, so with it both JAX runs start from
     their own initialisation (torch's distribution, and Flax's default) instead of torch's weights.
     """
-    from shared import hazards, runner
-
     weights = runner.initial_weights(spec, variant, cfg)
     torch_trace = runner.trace(spec, "torch", cfg, weights, steps, variant)
     own_init = hazard is not None and hazards.get(hazard).evidence == "init"
@@ -134,7 +134,7 @@ def weights_table(r: ParityResult) -> str:
 
 
 def plot(results: list[ParityResult], path: Path, title: str) -> Path:
-    from shared.plots import plt, save  # matplotlib only when plotting
+    from shared.tools.plots import plt, save  # matplotlib only when plotting
 
     fig, ax = plt.subplots(figsize=(7, 4))
     for i, r in enumerate(results):

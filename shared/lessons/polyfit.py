@@ -87,7 +87,7 @@ def coefficient_rel(ref: dict, other: dict) -> float:
 def plot_fits(spec, records, out_dir: Path) -> dict[Path, bytes]:
     """One figure per variant, as {path: PNG bytes}: sin(x), each framework's fitted curve (torch
     solid, jax dashed), and, for the cubics fitted by plain GD from the same start, the numpy reference."""
-    from shared.plots import STYLE, plt, png_bytes  # matplotlib only when plotting
+    from shared.tools.plots import STYLE, plt, png_bytes  # matplotlib (slow to import) only when plotting
 
     x, y = sin_data(spec.hp()["points"])
     pngs = {}
@@ -100,7 +100,7 @@ def plot_fits(spec, records, out_dir: Path) -> dict[Path, bytes]:
             label = (f"{r.framework}: " + ", ".join(f"{k}={coeffs[k]:.4f}" for k in COEFFS)
                      + f", loss {r.metrics['loss']:.3f}")
             ax.plot(x, predict(hp["model"], coeffs, x), label=label, **STYLE.get(r.framework, {}))
-        if hp.get("reference") == "numpy":
+        if variant in spec.parity.extras["numpy_reference"]:
             seed = next(r.seed for r in records if r.variant == variant)
             steps = next(r.steps for r in records if r.variant == variant)
             ref, losses = fit_numpy(initial_coefficients(hp, seed), x, y, lr=hp["lr"], steps=steps)

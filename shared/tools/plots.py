@@ -9,9 +9,8 @@ import matplotlib
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 
-from shared import polyfit  # noqa: E402
 from shared.atomic import atomic_write_bytes, atomic_write_group  # noqa: E402
-from shared.results import Record  # noqa: E402
+from shared.tools.results import Record  # noqa: E402
 
 STYLE = {"torch": dict(linestyle="-"), "jax": dict(linestyle="--")}
 
@@ -52,17 +51,14 @@ def save(fig, path: Path) -> Path:
     return atomic_write_bytes(path, png_bytes(fig))
 
 
-# Lesson-specific figures: lesson name -> function(spec, records, out_dir) -> {path: PNG bytes}.
-LESSON_PLOTS: dict = {"poly_fit": polyfit.plot_fits}
-
-
 def lesson_pngs(spec, records: list[Record], out_dir: Path) -> dict[Path, bytes]:
-    """The lesson's plots, not yet written: its history curves, plus any lesson-specific figure."""
+    """The lesson's plots, not yet written: its history curves, plus the figures its spec names
+    (``spec.figures``: a lesson's neutral helper draws its own, e.g. poly_fit's fitted curves)."""
     pngs = {}
     if any(r.history for r in records):
         pngs[out_dir / spec.name / "history.png"] = history_png(records, spec.title)
-    if spec.name in LESSON_PLOTS:
-        pngs.update(LESSON_PLOTS[spec.name](spec, records, out_dir))
+    if spec.figures is not None:
+        pngs.update(spec.figures(spec, records, out_dir))
     return pngs
 
 

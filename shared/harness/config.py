@@ -8,7 +8,7 @@ from dataclasses import dataclass, replace
 
 from shared.data.source import KINDS as DATA_SOURCES, DataSource
 from shared.errors import LessonError
-from shared.precision import DTYPES, POLICIES, STRICT
+from shared.harness.precision import DTYPES, POLICIES, STRICT
 
 DEVICES = ("cpu", "gpu", "auto")
 FRAMEWORKS = ("torch", "jax")
@@ -31,7 +31,7 @@ class RunConfig:
     mirror: str | None = None    # a download mirror tried before the built-in list
     local_data: bool = True      # search the automatic local data directories (Debian's, TJL_LOCAL_DATA)
     loop: str = "ours"           # "course": torch lessons train with the course's own loop
-    workers: int = 1             # data_parallel: workers sharing each global batch (shared/distributed.py)
+    workers: int = 1             # data_parallel: workers sharing each global batch (shared/harness/distributed.py)
 
     def __post_init__(self):
         for value, allowed, what in (

@@ -1,0 +1,253 @@
+"""One lesson in one framework in this process: load, build, train, evaluate, record.
+
+A :class:`Session` holds the lesson module, its framework side (shared/harness/sides.py) and the
+device, and knows nothing of processes. For ``--workers K`` the launcher (shared/harness/
+distributed.py) hands it :class:`ParallelHooks`: where the data goes, what model the workers
+train and each batch's piece, and how the step losses combine.
+
+The work a run does in a session is three functions, called the same way in one process and in
+each worker: :func:`records` (every variant, the CLI's run), :func:`trace` (one variant from given
+weights, for parity) and :func:`initial_weights`.
+"""
+from __future__ import annotations
+
+from contextlib import AbstractContextManager
+from typing import Any, Callable, Protocol
+
+import numpy as np
+
+from shared.batches import BatchPlan
+from shared.errors import DivergenceError
+from shared.harness import sides
+from shared.harness.config import RunConfig
+from shared.harness.protocol import HarnessSide, Lesson
+from shared.harness.records import Record
+from shared.harness.timing import Stopwatch
+
+
+class ParallelHooks(Protocol):
+    """What data parallelism changes in a session (shared/harness/distributed.py provides it)."""
+
+    def place(self, arrays: tuple) -> tuple:
+        """The placed data on every worker."""
+
+    def prepare(self, lesson: Lesson, model) -> tuple[Any, Callable]:
+        """(the model the workers train, the function that cuts each global batch's piece)."""
+
+    def gather(self, losses: np.ndarray) -> np.ndarray:
+        """Each step's loss of the whole global batch."""
+
+
+def plan_for(hp: dict, n: int, seed: int) -> BatchPlan:
+    return BatchPlan(n, hp.get("batch_size"), shuffle=hp.get("shuffle", False), drop_last=hp.get("drop_last", False),
+                     seed=seed)
+
+
+class Session:
+    """One lesson in one framework on one device: loads data once per setting, builds and trains.
+
+    ``lesson``: the module to run (default: ``<framework>_impl.<spec.name>``); ``hazard``: that
+    hazard's fix removed (JAX); ``parallel``: the data-parallel hooks, for a lesson the spec runs on
+    workers.
+    """
+
+    def __init__(self, spec, framework: str, cfg: RunConfig, *, hazard: str | None = None,
+                 parallel: ParallelHooks | None = None, lesson: Lesson | None = None):
+        self.spec, self.framework, self.cfg, self.hazard, self.parallel = spec, framework, cfg, hazard, parallel
+        self.side: HarnessSide = sides.harness(framework)
+        self.lesson: Lesson = lesson if lesson is not None else sides.lesson(framework, spec.name)
+        self.device = self.side.select_device(cfg.device)
+        self.seed = cfg.seed_for(spec)
+        self._data: dict = {}
+
+    def placed(self) -> AbstractContextManager:
+        """The block runs on the session's device under its precision, dtype and hazard."""
+        return self.side.placed(self.cfg, self.device, self.hazard)
+
+    def data(self, hp: dict) -> tuple[tuple, tuple]:
+        """(the numpy arrays, the same on the device): loaded once per distinct data setting."""
+        key = repr(sorted((k, v) for k, v in hp.items() if k not in ("lr", "epochs", "steps")))
+        if key not in self._data:
+            arrays = self.lesson.load_data(hp, self.cfg.source())
+            placed = self.side.to_device(arrays, self.device, self.cfg.dtype)
+            if self.parallel is not None:
+                placed = self.parallel.place(placed)
+            self._data[key] = (arrays, placed)
+        return self._data[key]
+
+    def model(self, hp: dict, weights: dict | None = None):
+        return self.side.new_model(self.lesson, hp, self.seed, self.cfg.dtype, self.device, weights)
+
+    def step(self, variant: str | None) -> Callable:
+        """The lesson's step function for ``variant`` (the spec's RunShape.steps; train_step by default)."""
+        return getattr(self.lesson, self.spec.shape.step(variant))
+
+    def evaluate(self, model, data) -> dict:
+        test = self.side.evaluate(self.lesson, model, data[2], data[3]) if len(data) == 4 else None
+        return _metrics(self.side.evaluate(self.lesson, model, data[0], data[1]), test)
+
+    def train(self, hp: dict, variant: str | None = None, *, weights: dict | None = None, steps: int | None = None,
+              each_epoch: bool | None = None):
+        """Build, then train ``variant`` with the fast path, or the lesson's own loop under ``--loop course``.
+
+        Returns (model, losses (steps,) or (steps, models), history: per-epoch metrics, Stopwatch).
+        """
+        _, data = self.data(hp)
+        model = self.model(hp, weights)
+        trained, shard = model, None
+        if self.parallel is not None:  # DDP(model) / the model replicated over the mesh, and each batch's piece
+            trained, shard = self.parallel.prepare(self.lesson, model)
+        optimizer = self.lesson.make_optimizer(trained, hp)
+        clock = Stopwatch()
+        epochs = self.cfg.epochs or hp["epochs"]
+        named_step = variant in self.spec.shape.steps
+        history: dict[str, list] = {}
+        if self.cfg.loop == "course" and steps is None:
+            with clock.training():
+                losses, evaluations = self.side.train_as_written(
+                    self.lesson, trained, optimizer, data, hp, seed=self.seed, epochs=epochs,
+                    step=self.step(variant) if named_step else None)
+            losses = np.asarray(losses)
+            for train_m, test_m in evaluations:
+                for k, v in _flat(_metrics(train_m, test_m)).items():
+                    history.setdefault(k, []).append(float(v))
+        else:
+            each = self.spec.shape.eval_each_epoch if each_epoch is None else each_epoch
+
+            def after_epoch(epoch):
+                for k, v in _flat(self.evaluate(model, data)).items():
+                    history.setdefault(k, []).append(v)
+
+            losses = self.side.fit(self.step(variant), trained, optimizer, data[0], data[1],
+                                   plan_for(hp, len(data[0]), self.seed), epochs=epochs, steps=steps, clock=clock,
+                                   after_epoch=after_epoch if each else None, shard=shard)
+        if self.parallel is not None:  # the global batch's loss per step
+            losses = self.parallel.gather(losses)
+        _check_finite(losses, self.spec, self.framework)
+        return model, losses, history, clock
+
+    def record(self, variant: str, metrics: dict, **fields) -> Record:
+        return Record(lesson=self.spec.name, variant=variant, framework=self.framework,
+                      device=self.side.device_kind(self.device), data=self.cfg.data, dtype=self.cfg.dtype,
+                      precision=self.cfg.precision, seed=self.seed, versions=self.side.versions(),
+                      metrics=metrics, **fields)
+
+
+# -- the work of a run -----------------------------------------------------------------------------
+
+def records(s: Session) -> list[Record]:
+    """Every variant of the lesson -> one Record each (what `lessons run` prints and saves)."""
+    spec, cfg = s.spec, s.cfg
+    with s.placed():
+        if spec.shape.together:
+            return _together_records(s, spec.settings(None, cfg.data))
+        out = []
+        for variant in spec.variants:
+            hp = spec.settings(variant, cfg.data)
+            if variant in spec.shape.exercises:
+                metrics = getattr(s.lesson, variant)(hp, cfg.source(), s.seed)
+                out.append(s.record(variant, {k: float(v) for k, v in metrics.items() if k != "extras"},
+                                    extras=metrics.get("extras", {})))
+            else:
+                out.append(_trained_record(s, variant, hp))
+        return out
+
+
+def trace(s: Session, weights: dict | None, steps: int | None, variant: str) -> dict:
+    """Per-step losses, final weights and metrics of one variant trained from ``weights`` (None: the
+    framework's own initialisation) for ``steps`` steps (None: the whole run), by the fast path."""
+    with s.placed():
+        hp = _alone(s.spec, variant, s.cfg.data)
+        model, losses, _, _ = s.train(hp, variant, weights=weights, steps=steps, each_epoch=False)
+        _, data = s.data(hp)
+        metrics = _flat(s.evaluate(model, data))
+        if s.spec.shape.together:
+            losses, metrics = losses[:, 0], _unflat(metrics, variant)
+        return {"losses": losses, "weights": s.side.export_weights(model), "metrics": metrics}
+
+
+def initial_weights(s: Session, variant: str) -> dict:
+    """A freshly built model's weights in torch's layout: the start both frameworks share in parity runs."""
+    with s.placed():
+        return s.side.export_weights(s.model(_alone(s.spec, variant, s.cfg.data)))
+
+
+def _alone(spec, variant: str, data: str) -> dict:
+    """The variant's settings; for models trained together, with that model alone."""
+    hp = spec.settings(variant, data)
+    return {**hp, "models": (variant,)} if spec.shape.together else hp
+
+
+def _trained_record(s: Session, variant: str, hp: dict) -> Record:
+    model, losses, history, clock = s.train(hp, variant)
+    raw, data = s.data(hp)
+    metrics = {"loss": float(losses[-1]), **_flat(s.evaluate(model, data))}
+    return s.record(variant, metrics, history={"loss": losses.tolist(), **history}, compile_s=clock.compile_s,
+                    train_s=clock.train_s, steps=len(losses), samples=_samples(hp, raw, len(losses)),
+                    extras=_extras(s, hp))
+
+
+def _together_records(s: Session, hp: dict) -> list[Record]:
+    """Several models trained on the same batches by one step (batchnorm): one Record per model.
+    Each record's train_s is the time of the one loop that trained them all."""
+    model, losses, history, clock = s.train(hp)
+    raw, data = s.data(hp)
+    final = _flat(s.evaluate(model, data))
+    models = tuple(hp["models"])
+    out = []
+    for i, v in enumerate(models):
+        h = {"loss": losses[:, i].tolist(), **_unflat(history, v)}
+        out.append(s.record(v, {"loss": float(losses[-1, i]), **_unflat(final, v)}, history=h,
+                            compile_s=clock.compile_s, train_s=clock.train_s, steps=len(losses),
+                            samples=_samples(hp, raw, len(losses)),
+                            extras={**_extras(s, hp), "trained_with": list(models)}))
+    return out
+
+
+def _metrics(train_m: dict, test_m: dict | None) -> dict:
+    """{"loss": ..} -> {"train_loss": .., "test_loss": ..}; per model for models trained together
+    ({"plain": {..}} -> {"plain": {"train_loss": .., ..}})."""
+    if train_m and all(isinstance(v, dict) for v in train_m.values()):
+        return {k: _metrics(v, None if test_m is None else test_m[k]) for k, v in train_m.items()}
+    if test_m is None:
+        return dict(train_m)
+    return {**{f"train_{k}": v for k, v in train_m.items()}, **{f"test_{k}": v for k, v in test_m.items()}}
+
+
+def _check_finite(losses, spec, framework: str) -> None:
+    losses = np.asarray(losses, np.float64)
+    bad = np.flatnonzero(~np.isfinite(losses.reshape(len(losses), -1).max(axis=1)))
+    if bad.size:
+        step = int(bad[0])
+        raise DivergenceError(spec.name, framework, step + 1, float(losses[step].ravel()[0]))
+
+
+def _flat(metrics: dict, prefix: str = "") -> dict:
+    """{"plain": {"test_accuracy": ..}} -> {"plain/test_accuracy": ..}; flat dicts unchanged."""
+    out = {}
+    for k, v in metrics.items():
+        if isinstance(v, dict):
+            out.update(_flat(v, f"{prefix}{k}/"))
+        else:
+            out[f"{prefix}{k}"] = v
+    return out
+
+
+def _unflat(flat: dict, variant: str) -> dict:
+    """The entries of one model of a lesson that trains several together ("plain/x" -> "x")."""
+    return {k.split("/", 1)[1]: v for k, v in flat.items() if k.startswith(f"{variant}/")}
+
+
+def _samples(hp: dict, raw, steps: int) -> int:
+    """The images the steps saw: an epoch's last, partial batch counts its own rows."""
+    plan = plan_for(hp, len(raw[0]), 0)
+    if not plan.per_epoch:
+        return 0
+    epochs, rest = divmod(steps, plan.per_epoch)
+    per_epoch = plan.per_epoch * plan.size if plan.drop_last else plan.n
+    return epochs * per_epoch + rest * min(plan.size, plan.n)
+
+
+def _extras(s: Session, hp: dict) -> dict:
+    """The data set the run actually used (a lesson may use another one per --data)."""
+    return {"dataset": hp.get("dataset", s.spec.dataset)}
