@@ -199,9 +199,11 @@ def cmd_run(args) -> int:
     lesson_specs = {n: specs.get(n) for n in names}  # validate every name before running anything
     _check_runs(lesson_specs.values(), cfg, args.command, frameworks)
     out = _output(args)
-    if args.command == "compare":
-        out.check([args.out / "report.md"])
     lead = cfg.launch is None or cfg.launch.lead   # one of several launched processes: process 0 reports
+    if lead:  # a file of the user's where a record (or the report) goes: one line before any training
+        known = [args.out / n / f"{fw}-{cfg.device}-{cfg.data}.json" for n in names for fw in frameworks
+                 if cfg.device != "auto"]
+        out.check(known + ([args.out / "report.md"] if args.command == "compare" else []))
     all_records, figures, skipped = [], {}, {}
     for name, spec in lesson_specs.items():
         try:

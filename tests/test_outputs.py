@@ -159,6 +159,7 @@ def test_compare_replaces_its_own_results_and_the_user_may_force(tmp_path, faked
     capsys.readouterr()
     assert cli.main(["compare", "xor", "--out", str(out), "--no-progress"]) == 2
     assert "torch-cpu-embedded.json was not written by lessons" in one_line(capsys)
+    assert faked == ["xor", "xor"]                                 # refused before the lesson ran
     assert (out / "xor" / "torch-cpu-embedded.json").read_text() == "[]"
     assert cli.main(["compare", "xor", "--out", str(out), "--no-progress", "--force"]) == 0
     assert json.loads((out / "xor" / "torch-cpu-embedded.json").read_text())[0]["framework"] == "torch"
