@@ -30,16 +30,20 @@ def _sha256(data: bytes) -> str:
     return hashlib.sha256(data).hexdigest()
 
 
-def _file_sha256(path: Path) -> str | None:
-    """The checksum of the regular file at ``path`` (not through a link); None for anything else."""
+def _regular_bytes(path: Path) -> bytes | None:
+    """The bytes of the regular file at ``path`` (not through a link); None for anything else (a
+    FIFO there is not waited on)."""
     try:
         fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK)
     except OSError:
         return None
     with os.fdopen(fd, "rb") as f:
-        if not stat.S_ISREG(os.fstat(fd).st_mode):
-            return None
-        return _sha256(f.read())
+        return f.read() if stat.S_ISREG(os.fstat(fd).st_mode) else None
+
+
+def _file_sha256(path: Path) -> str | None:
+    data = _regular_bytes(path)
+    return None if data is None else _sha256(data)
 
 
 class OutputDir:
@@ -73,8 +77,8 @@ class OutputDir:
                 raise LessonError(f"{d} is a link to {os.readlink(d)}, outside {self.option} {self.root}; "
                                   f"nothing is written through it: remove the link or pass another {self.option}")
             if os.path.lexists(d) and not d.is_dir():
-                raise LessonError(f"{d} is a file where a directory of results goes; move it away or pass "
-                                  f"another {self.option}")
+                raise LessonError(f"{d} is a file where a directory goes; move it away or pass another "
+                                  f"{self.option}")
         return rel
 
     def _check_targets(self, files: dict[Path, bytes | None], manifest: dict[str, str]) -> None:
@@ -100,12 +104,10 @@ class OutputDir:
     # -- writing -------------------------------------------------------------------------------
 
     def _manifest(self) -> dict[str, str]:
-        path = self.root / MANIFEST
-        if path.is_symlink():
-            return {}
+        data = _regular_bytes(self.root / MANIFEST)
         try:
-            files = json.loads(path.read_text(encoding="utf-8")).get("files", {})
-        except (OSError, ValueError, AttributeError):
+            files = json.loads(data).get("files", {}) if data is not None else {}
+        except (ValueError, AttributeError):
             return {}   # none yet (or unreadable): every existing file counts as the user's
         return {k: v for k, v in files.items() if isinstance(k, str) and isinstance(v, str)} \
             if isinstance(files, dict) else {}

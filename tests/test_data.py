@@ -3,15 +3,13 @@ the data source object, the embedded set, and the PNG folder export. (Broken mir
 test_faults.py.)"""
 from __future__ import annotations
 
-import contextlib
 import gzip
 import os
-import signal
 
 import numpy as np
 import pytest
 
-from support.disk import disk_full_under, readonly_dir
+from support.disk import disk_full_under, readonly_dir, within
 from support.mirrors import NAMES, assert_loaded, files_under, tiny_sets, use_as_mnist
 from shared import atomic
 from shared.data import DataSource, embedded, export_png_folder, load_images, read_annotations
@@ -333,25 +331,6 @@ def test_fullsize_has_mnist_shapes():
 
 
 # -- a FIFO (or any file that is not a regular one) where a cache file goes: a bad entry, not a hang --
-
-class Hung(BaseException):
-    """Raised by SIGALRM: not an OSError, so no handler of the code under test takes it for one."""
-
-
-@contextlib.contextmanager
-def within(seconds: int):
-    """Fails the test instead of hanging (SIGALRM interrupts a blocking open or read)."""
-    def hung(signum, frame):
-        raise Hung(f"still waiting after {seconds} s")
-
-    previous = signal.signal(signal.SIGALRM, hung)
-    signal.alarm(seconds)
-    try:
-        yield
-    finally:
-        signal.alarm(0)
-        signal.signal(signal.SIGALRM, previous)
-
 
 def test_a_fifo_in_the_cache_is_a_bad_entry_that_is_replaced(tiny, server, cache, capsys):
     server.serve("m1", tiny["blobs"])

@@ -10,6 +10,7 @@ import os
 
 import pytest
 
+from support.disk import within
 from shared import atomic, cli
 from shared.harness.records import Record
 from shared.outputs import MANIFEST
@@ -163,6 +164,24 @@ def test_compare_replaces_its_own_results_and_the_user_may_force(tmp_path, faked
     assert (out / "xor" / "torch-cpu-embedded.json").read_text() == "[]"
     assert cli.main(["compare", "xor", "--out", str(out), "--no-progress", "--force"]) == 0
     assert json.loads((out / "xor" / "torch-cpu-embedded.json").read_text())[0]["framework"] == "torch"
+
+
+def test_a_fifo_or_link_at_the_manifest_is_not_read(tmp_path, results):
+    """A FIFO where the manifest goes is not waited on (an alarm fails the test instead of hanging),
+    and a manifest that is a link out of --out is replaced, not written through."""
+    out = tmp_path / "site"
+    out.mkdir()
+    os.mkfifo(out / MANIFEST)
+    with within(20):
+        assert site_main(out, results) == 0
+    assert (out / MANIFEST).is_file() and (out / "index.html").is_file()
+    elsewhere = tmp_path / "my-notes.json"
+    elsewhere.write_text('{"files": {}}')
+    (out / MANIFEST).unlink()
+    (out / MANIFEST).symlink_to(elsewhere)
+    assert site_main(out, results) == 0
+    assert elsewhere.read_text() == '{"files": {}}'                # not written through the link
+    assert (out / MANIFEST).is_file() and not (out / MANIFEST).is_symlink()
 
 
 # -- 3. a group of files is whole or absent, and a failure names its cause --------------------------
