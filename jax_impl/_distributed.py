@@ -67,13 +67,16 @@ def worker_env(workers: int, rank: int, procs: int, device: str) -> dict[str, st
 @contextmanager
 def joined(rank: int, world: int, address: str | None, timeout_s: float, device: str):
     """With ``world`` > 1 processes: this one joined to the others (jax.distributed, CPU collectives
-    over gloo), so jax.devices() lists all of their devices; with one, nothing to join."""
+    over gloo), so jax.devices() lists all of their devices; with one, nothing to join. Process 0
+    serves the coordinator on ``address`` only (JAX's default is every interface), unless
+    JAX_COORDINATOR_BIND_ADDRESS says where."""
     if world == 1 or address is None:
         yield
         return
     if _platform(device) == "cpu":
         jax.config.update("jax_cpu_collectives_implementation", "gloo")
     jax.distributed.initialize(coordinator_address=address, num_processes=world, process_id=rank,
+                               coordinator_bind_address=os.environ.get("JAX_COORDINATOR_BIND_ADDRESS") or address,
                                initialization_timeout=int(timeout_s), heartbeat_timeout_seconds=int(timeout_s),
                                shutdown_timeout_seconds=int(timeout_s))
     try:

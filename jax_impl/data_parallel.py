@@ -9,7 +9,8 @@ piece, and lax.pmean averages the k gradients, the translation of DDP's all-redu
 
 `lessons run data_parallel --workers K` runs it on K devices (on a CPU, K virtual ones:
 --xla_force_host_platform_device_count); several processes joined by jax.distributed.initialize
-see one mesh of all their devices. Twin: torch_impl/data_parallel.py.
+(one per machine, each given the coordinator's address, the process count and its id) see one
+mesh of all their devices. Twin: torch_impl/data_parallel.py.
 Hazards (`lessons hazards`): init, adam_bias_correction.
 """
 import jax

@@ -1,15 +1,18 @@
 """Atomic writes: each file goes to a temporary file beside it and is then renamed into place, so
 a reader never sees half a file (results, reports, plots, downloads and caches all go through
 here). A group of files appears together or not at all: every temporary is written first, and
-only then are they renamed, so a full disk leaves the previous set, not half of a new one.
+only then are they renamed, so a full disk leaves the previous set, not half of a new one; a
+rename that fails (a directory in the way) puts back the files the group had already replaced.
 
 Temporary names are unique, so two runs writing into one directory never collide, and files get
 the permissions any new file gets (0666 less the umask).
 """
 from __future__ import annotations
 
+import errno
 import os
 import secrets
+import shutil
 from pathlib import Path
 
 
@@ -35,18 +38,60 @@ def _stage(path: Path, data: bytes) -> Path:
     return tmp
 
 
+def _backup(path: Path) -> Path | None:
+    """A second name for the file at ``path`` (a hard link), so a replaced file can be put back;
+    None when there is nothing there. A directory in the way is an error before anything moves."""
+    if not os.path.lexists(path):
+        return None
+    if path.is_dir() and not path.is_symlink():
+        raise IsADirectoryError(errno.EISDIR, os.strerror(errno.EISDIR), str(path))
+    while True:
+        spare = path.with_name(f".{path.name}.{secrets.token_hex(4)}.old")
+        try:
+            os.link(path, spare, follow_symlinks=False)
+            return spare
+        except FileExistsError:
+            continue
+        except OSError:               # a file system without hard links: a copy
+            shutil.copy2(path, spare, follow_symlinks=False)
+            return spare
+
+
 def atomic_write_group(files: dict[Path, bytes]) -> list[Path]:
-    """Write every file, or (on any error, re-raised) none of them; returns their paths."""
+    """Write every file, or (on any error or interrupt, re-raised) none of them; returns their paths.
+
+    Every new file is staged first; then each is renamed into place after its old version (if any)
+    got a second name. If a rename fails, the files already replaced get their old versions back,
+    the new ones are removed, and no temporary is left behind.
+    """
     staged: list[tuple[Path, Path]] = []
+    done: list[tuple[Path, Path | None]] = []   # (path, its old version's second name, or None: it was new)
+    spares: list[Path] = []
     try:
         for path, data in files.items():
             staged.append((_stage(Path(path), data), Path(path)))
+        for tmp, path in staged:
+            spare = _backup(path)
+            if spare is not None:
+                spares.append(spare)
+            os.replace(tmp, path)
+            done.append((path, spare))
     except BaseException:
+        for path, spare in reversed(done):   # put back what was there
+            try:
+                if spare is None:
+                    path.unlink(missing_ok=True)
+                else:
+                    os.replace(spare, path)
+            except OSError:
+                pass
         for tmp, _ in staged:
             tmp.unlink(missing_ok=True)
+        for spare in spares:
+            spare.unlink(missing_ok=True)
         raise
-    for tmp, path in staged:
-        os.replace(tmp, path)
+    for spare in spares:
+        spare.unlink(missing_ok=True)
     return [path for _, path in staged]
 
 

@@ -14,24 +14,26 @@ Bad input ends with one line on stderr that says what to do, and exit code 2.
 """
 from __future__ import annotations
 
-import argparse
-import contextlib
-import json
-import os
-import sys
-from pathlib import Path
+from shared import interrupts
 
-import numpy as np
+with interrupts.quiet_while_importing():  # Ctrl-C in the first second: one line, not a traceback
+    import argparse
+    import json
+    import os
+    import sys
+    from pathlib import Path
 
-from shared import specs
-from shared.atomic import atomic_write_group, atomic_write_text, unwritable_reason
-from shared.errors import DataError, LessonError
-from shared.harness import records as records_io
-from shared.harness import runner
-from shared.harness.config import DATA_SOURCES, DEVICES, FRAMEWORKS, LOOPS, RunConfig
-from shared.harness.precision import DEFAULT, DTYPES
-from shared.harness.records import Record
-from shared.tools import bench, hazards, parity, plots, report, results
+    import numpy as np
+
+    from shared import specs, streams
+    from shared.errors import DataError, LessonError
+    from shared.harness import distributed, launchers, runner
+    from shared.harness import records as records_io
+    from shared.harness.config import DATA_SOURCES, DEVICES, FRAMEWORKS, LOOPS, RunConfig
+    from shared.harness.precision import DEFAULT, DTYPES
+    from shared.harness.records import Record
+    from shared.outputs import OutputDir
+    from shared.tools import bench, hazards, parity, plots, report, results
 
 EXIT_USAGE = 2
 
@@ -63,9 +65,12 @@ def _common_options(p: argparse.ArgumentParser) -> None:
                    help="do not search the automatic local data directories (Debian's, TJL_LOCAL_DATA); "
                         "or set TJL_NO_LOCAL_DATA=1")
     p.add_argument("--no-progress", dest="progress", action="store_false", help="hide progress bars")
-    p.add_argument("--workers", type=int, default=1,
+    p.add_argument("--workers", type=int,
                    help="data_parallel: split each global batch over this many workers (torch: processes, "
-                        "JAX: devices); 1, 2 or 4 (default 1)")
+                        "JAX: devices); 1, 2 or 4 (default 1; under torchrun or JAX's coordinator settings: "
+                        "the processes started)")
+    p.add_argument("--force", action="store_true",
+                   help="replace files in --out that lessons did not write, or that were changed since")
     p.add_argument("--loop", default="ours", choices=LOOPS,
                    help="ours: the harness's fast path over the lesson's train_step (default); course: the "
                         "lesson's own train() as the course writes it (DataLoader / a jitted step per batch)")
@@ -79,6 +84,11 @@ def parser() -> argparse.ArgumentParser:
     r.add_argument("lesson")
     r.add_argument("--framework", default="both", choices=(*FRAMEWORKS, "both"))
     _common_options(r)
+    j = r.add_argument_group("one of several JAX processes (what jax.distributed.initialize takes; or set "
+                             "JAX_COORDINATOR_ADDRESS, JAX_NUM_PROCESSES, JAX_PROCESS_ID)")
+    j.add_argument("--coordinator-address", metavar="HOST:PORT", help="where process 0 serves the coordinator")
+    j.add_argument("--num-processes", metavar="N", help="how many processes the run has")
+    j.add_argument("--process-id", metavar="I", help="this process: 0 .. N-1")
     c = sub.add_parser("compare", help="run both frameworks, print the table, write JSON and plots")
     c.add_argument("lesson", nargs="?")
     c.add_argument("--all", action="store_true", help="every lesson")
@@ -112,6 +122,8 @@ def _views_parsers(sub) -> None:
     w.add_argument("--out", type=Path, default=Path("site"), help="where the site goes (default: site/)")
     w.add_argument("--results", type=Path, default=Path("out"),
                    help="where `lessons compare` and `lessons parity` wrote JSON and plots (default: out/)")
+    w.add_argument("--force", action="store_true",
+                   help="replace files in --out that lessons did not write, or that were changed since")
     n = sub.add_parser("notebook", help="a Jupyter notebook of a lesson: the pairs as cells, then a run of both")
     n.add_argument("lesson", nargs="?")
     n.add_argument("--all", action="store_true", help="every lesson")
@@ -122,27 +134,38 @@ def _views_parsers(sub) -> None:
     n.add_argument("--seed", type=int, help="the notebook's run uses this seed")
     n.add_argument("--data", default="embedded", choices=DATA_SOURCES, help="the notebook's run uses this data")
     n.add_argument("--device", default="cpu", choices=DEVICES, help="the notebook's run uses this device")
+    n.add_argument("--force", action="store_true",
+                   help="replace notebooks in --out that lessons did not write, or that were changed since")
 
 
 def _config(args) -> RunConfig:
-    """The run's settings, checked (one line and exit 2 for a bad one), and --out, before anything runs."""
+    """The run's settings, checked (one line and exit 2 for a bad one), and --out, before anything runs.
+
+    Under torchrun or JAX's coordinator settings (shared/harness/launchers.py) this process is one of
+    the run's: --workers is their number, and only process 0 prints (progress too) and writes.
+    """
     local_data = args.local_data and os.environ.get("TJL_NO_LOCAL_DATA", "") in ("", "0")
-    cfg = RunConfig(device=args.device, data=args.data, seed=args.seed, epochs=args.epochs, progress=args.progress,
-                    mirror=args.mirror, local_data=local_data, loop=args.loop, workers=getattr(args, "workers", 1))
-    why = unwritable_reason(args.out)
-    if why:
-        raise LessonError(f"--out {args.out}: {why}; name a directory you can write to")
+    launch = launchers.detect(os.environ, getattr(args, "coordinator_address", None),
+                              getattr(args, "num_processes", None), getattr(args, "process_id", None))
+    workers = args.workers if args.workers is not None else 1
+    if launch is not None and launch.launcher == "torchrun":
+        if args.workers is not None and args.workers != launch.processes:
+            raise LessonError(f"--workers {args.workers}: {launch.describe()} (WORLD_SIZE); leave --workers out "
+                              f"or make it {launch.processes}")
+        workers = launch.processes
+    elif launch is not None and args.workers is None:
+        workers = launch.processes   # one device each; --workers K where the processes have K devices in all
+    cfg = RunConfig(device=args.device, data=args.data, seed=args.seed, epochs=args.epochs,
+                    progress=args.progress and (launch is None or launch.lead), mirror=args.mirror,
+                    local_data=local_data, loop=args.loop, workers=workers, launch=launch)
+    if launch is None or launch.lead:
+        _output(args).check()
     return cfg
 
 
-@contextlib.contextmanager
-def _writing(out: Path):
-    """Around writes into --out (each atomic, or a group written all or none): a failure is one line."""
-    try:
-        yield
-    except OSError as e:
-        raise LessonError(f"cannot write into {out}: {e.strerror or e}; free some space or pass another --out "
-                          "(nothing was half-written)") from None
+def _output(args) -> OutputDir:
+    """--out, as a directory whose files lessons replaces only when it wrote them (shared/outputs.py)."""
+    return OutputDir(args.out, force=getattr(args, "force", False))
 
 
 def cmd_list(args) -> int:
@@ -161,11 +184,26 @@ def _lesson_names(args) -> list[str]:
     return [args.lesson]
 
 
+def _check_runs(lesson_specs, cfg: RunConfig, command: str, frameworks) -> None:
+    """What the lessons' runs need, checked before anything prints: --workers (and TJL_RUN_TIMEOUT),
+    and what a process an engine's launcher started may run."""
+    launchers.check(cfg.launch, command, frameworks, lesson_specs)
+    for spec in lesson_specs:
+        distributed.check_workers(spec, cfg)
+
+
 def cmd_run(args) -> int:
     cfg = _config(args)
     frameworks = list(FRAMEWORKS) if getattr(args, "framework", "both") == "both" else [args.framework]
     names = _lesson_names(args)
     lesson_specs = {n: specs.get(n) for n in names}  # validate every name before running anything
+    _check_runs(lesson_specs.values(), cfg, args.command, frameworks)
+    out = _output(args)
+    lead = cfg.launch is None or cfg.launch.lead   # one of several launched processes: process 0 reports
+    if lead:  # a file of the user's where a record (or the report) goes: one line before any training
+        known = [args.out / n / f"{fw}-{cfg.device}-{cfg.data}.json" for n in names for fw in frameworks
+                 if cfg.device != "auto"]
+        out.check(known + ([args.out / "report.md"] if args.command == "compare" else []))
     all_records, figures, skipped = [], {}, {}
     for name, spec in lesson_specs.items():
         try:
@@ -176,7 +214,13 @@ def cmd_run(args) -> int:
             skipped[name] = str(e)  # --all goes on without a lesson whose data is missing
             print(f"lessons: skipped {name}: {e}", file=sys.stderr)
             continue
+        if not lead:
+            continue
         all_records += records
+        pngs = plots.lesson_pngs(spec, records, args.out)
+        figures[name] = list(pngs)
+        # the results first, then the tables: a terminal that fails (encoding, closed pipe) loses nothing
+        written = out.write({**records_io.json_files(records, args.out), **pngs})
         print(f"\n{spec.title}\n")
         print(results.comparison_table(records, lesson_specs))
         print()
@@ -184,20 +228,18 @@ def cmd_run(args) -> int:
         if spec.course:
             print(f"\nThe course ({spec.course['note']}) and our defaults\n")
             print(results.format_table(["setting", "course", "ours", "why ours differs"], spec.course_rows()))
-        pngs = plots.lesson_pngs(spec, records, args.out)
-        figures[name] = list(pngs)
-        with _writing(args.out):
-            written = atomic_write_group({**records_io.json_files(records, args.out), **pngs})
         for path in written:
             print(f"wrote {path}")
+    if not lead:
+        return 0
+    if args.command == "compare":
+        path = report.write_report(out, lesson_specs, all_records, figures, skipped)
     if len(names) > 1:
         print("\nAll lessons\n")
         print(results.comparison_table(all_records, lesson_specs))
         for name, why in skipped.items():
             print(f"skipped {name}: {why}")
     if args.command == "compare":
-        with _writing(args.out):
-            path = report.write_report(args.out, lesson_specs, all_records, figures, skipped)
         print(f"wrote {path}")
     if skipped:
         ran = f"{len(names) - len(skipped)} of {len(names)} lessons ran, skipped: {', '.join(skipped)}"
@@ -220,18 +262,26 @@ def cmd_parity(args) -> int:
     cfg = _config(args).replace(dtype=args.dtype)
     if args.steps is not None and args.steps < 1:
         raise LessonError(f"--steps must be at least 1, got {args.steps}")
-    hazard = hazards.check(args.hazard, spec.name) if args.hazard else None
+    hazard = hazards.check(args.hazard, spec.name) if args.hazard is not None else None  # "" is no hazard's name
     if hazard is not None and hazard.gpu_only and cfg.device == "cpu":
         raise LessonError(f"the {hazard.name} hazard shows only on a GPU; add --device gpu")
     if spec.parity.stochastic:
         if hazard is not None:
             raise LessonError(f"{spec.name} is compared by accuracy bands over seeds; --hazard needs a deterministic lesson")
+        _check_runs([spec], cfg, "parity", FRAMEWORKS)
         return _parity_bands(spec, cfg)
+    _check_runs([spec], cfg, "parity", FRAMEWORKS)
+    name = f"parity-{cfg.dtype}" + (f"-{hazard.name}" if hazard else "")
+    png = args.out / spec.name / f"{name}.png"
+    out = _output(args)
+    out.check([png])
     seed = cfg.seed_for(spec)
     found = []
     for variant in spec.parity.variants:
         found += parity.run_variant(spec, cfg, variant, args.steps, control=args.control,
                                     hazard=hazard.name if hazard else None)
+    # the plot first: then a terminal that fails loses nothing
+    path = out.write({png: parity.plot_png(found, f"{spec.name}: |Δloss| per step ({cfg.dtype})")})[0]
     print(f"\n{spec.title}: torch vs jax from torch's initial weights (seed {seed}), {cfg.dtype}, {found[0].rel.size} steps\n")
     print(parity.summary_table(found))
     for r in found:
@@ -242,9 +292,6 @@ def cmd_parity(args) -> int:
     notes = spec.parity.notes
     if notes:
         print(f"\nnotes: {notes}")
-    name = f"parity-{cfg.dtype}" + (f"-{hazard.name}" if hazard else "")
-    with _writing(args.out):
-        path = parity.plot(found, args.out / spec.name / f"{name}.png", f"{spec.name}: |Δloss| per step ({cfg.dtype})")
     print(f"\nwrote {path}")
     return 0
 
@@ -279,6 +326,9 @@ def cmd_bench(args) -> int:
     else:
         names = [s.name for s in specs.all_specs() if s.bench]
     cfg = _config(args).replace(precision=DEFAULT, progress=False)
+    _check_runs([specs.get(n) for n in names], cfg, "bench", FRAMEWORKS)
+    out = _output(args)
+    out.check([args.out / "bench.json"])
     rates = {fw: runner.matmul_rate(fw, cfg) for fw in FRAMEWORKS}
     rate = max(rates.values())
     print("float32 matmul rate: " + ", ".join(f"{fw} {r / 1e9:.0f} GFLOP/s" for fw, r in rates.items())
@@ -291,15 +341,14 @@ def cmd_bench(args) -> int:
             worker_rows += bench.measure_workers(spec, cfg, args.repeats)
             continue
         rows += bench.measure(spec, cfg, rate, args.repeats)
+    payload = {**bench.as_json(rows, rates), **({"workers": worker_rows} if worker_rows else {})}
+    path = out.write_text(args.out / "bench.json", json.dumps(payload, indent=1))  # first: see cmd_run
     if rows:
         print()
         print(bench.table(rows))
     if worker_rows:
         print("\nData parallel: speed against the number of workers (torch: processes, JAX: devices)\n")
         print(bench.workers_table(worker_rows))
-    with _writing(args.out):
-        payload = {**bench.as_json(rows, rates), **({"workers": worker_rows} if worker_rows else {})}
-        path = atomic_write_text(args.out / "bench.json", json.dumps(payload, indent=1))
     print(f"\nwrote {path}")
     return 0
 
@@ -313,17 +362,22 @@ def _view(name: str):
 
 
 def main(argv: list[str] | None = None) -> int:
-    try:
-        args = parser().parse_args(sys.argv[1:] if argv is None else argv)
-        return {"list": cmd_list, "run": cmd_run, "compare": cmd_run, "parity": cmd_parity, "hazards": cmd_hazards,
-                "bench": cmd_bench, "show": _view("show"), "site": _view("site"),
-                "notebook": _view("notebook")}[args.command](args)
-    except LessonError as e:
-        print(f"lessons: error: {e}", file=sys.stderr)
-        return EXIT_USAGE
-    except KeyboardInterrupt:
-        print("lessons: interrupted", file=sys.stderr)
-        return 130
+    """The command; every failure a user can meet ends in one line on stderr: a LessonError (exit 2),
+    Ctrl-C (130), SIGTERM or SIGHUP (128 + the signal), each after the cleanup it needs. Output
+    survives a terminal that cannot encode it and a pipe closed early (shared/streams.py)."""
+    with streams.guarded(), interrupts.handled():
+        try:
+            args = parser().parse_args(sys.argv[1:] if argv is None else argv)
+            return {"list": cmd_list, "run": cmd_run, "compare": cmd_run, "parity": cmd_parity,
+                    "hazards": cmd_hazards, "bench": cmd_bench, "show": _view("show"), "site": _view("site"),
+                    "notebook": _view("notebook")}[args.command](args)
+        except LessonError as e:
+            print(f"lessons: error: {e}", file=sys.stderr)
+            return EXIT_USAGE
+        except KeyboardInterrupt as e:
+            line, code = interrupts.message(e)
+            print(line, file=sys.stderr)
+            return code
 
 
 if __name__ == "__main__":

@@ -1,5 +1,6 @@
 """The device parametrisation (CPU always, GPU when both frameworks see one) and the run configs.
-Fixtures of tests/support/ load as plugins: the lessons' shared runs, and the broken mirrors."""
+Fixtures of tests/support/ load as plugins: the lessons' shared runs, the broken mirrors, and the
+processes the interrupt and launcher tests start."""
 from __future__ import annotations
 
 import functools
@@ -8,7 +9,7 @@ import pytest
 
 from shared.harness.config import RunConfig
 
-pytest_plugins = ("support.runs", "support.mirrors")
+pytest_plugins = ("support.runs", "support.mirrors", "support.procs")
 
 
 @functools.cache

@@ -13,6 +13,7 @@ from shared.harness.config import RunConfig
 from shared.data import DataSource
 from shared.errors import DataError, DivergenceError, LessonError
 from shared.harness.records import Record, machine_info
+from shared.outputs import MANIFEST
 
 
 def lessons(*args, **kw):
@@ -146,9 +147,14 @@ def never_runs(monkeypatch):
     monkeypatch.setattr(cli, "run_lesson", lambda *a: pytest.fail("a lesson ran before --out was checked"))
 
 
+@pytest.mark.parametrize("command", [["compare", "xor", "--no-progress"], ["site"], ["notebook", "xor"]])
 @pytest.mark.parametrize("kind", ["regular_file", "under_a_regular_file", "readonly_dir"])
-def test_unusable_out_is_one_line_before_training(monkeypatch, capsys, tmp_path, kind):
+def test_unusable_out_is_one_line_before_training(monkeypatch, capsys, tmp_path, kind, command):
+    """compare, site and notebook check --out before they train or build anything."""
+    from shared.views import twins
+
     never_runs(monkeypatch)
+    monkeypatch.setattr(twins, "load", lambda *a: pytest.fail("a page or notebook was built before --out was checked"))
     (tmp_path / "file").write_text("x")
     if kind == "readonly_dir":
         bad = readonly_dir(tmp_path)
@@ -156,7 +162,7 @@ def test_unusable_out_is_one_line_before_training(monkeypatch, capsys, tmp_path,
     else:
         bad = tmp_path / "file"
         out = bad if kind == "regular_file" else bad / "out"
-    assert cli.main(["compare", "xor", "--out", str(out), "--no-progress"]) == 2
+    assert cli.main([*command, "--out", str(out)]) == 2
     err = capsys.readouterr().err.strip().splitlines()
     why = "is not writable (Permission denied)" if kind == "readonly_dir" else "is not a directory"
     assert err == [f"lessons: error: --out {out}: {bad} {why}; name a directory you can write to"]
@@ -173,7 +179,7 @@ def test_full_disk_leaves_no_half_written_outputs(monkeypatch, capsys, tmp_path)
     assert cli.main(["compare", "xor", "--out", str(out), "--no-progress"]) == 0
     before = {p: p.read_bytes() for p in out.rglob("*") if p.is_file()}
     assert {p.name for p in before} == {"torch-cpu-embedded.json", "jax-cpu-embedded.json", "history.png",
-                                        "report.md"}
+                                        "report.md", MANIFEST}
     capsys.readouterr()
     disk_full_under(monkeypatch, out)
     monkeypatch.setattr(cli, "run_lesson", lambda spec, fws, cfg: fake_records()[:1])
@@ -287,6 +293,15 @@ def test_compare_verdict_judges_a_seed_mean_tolerance_only_over_seeds(lesson, va
     tol = spec.targets[variant].framework_tol
     want = (f"|Δ mean over seeds 0-5|<={tol:g}" if spec.targets[variant].tol_seeds else f"|Δ|<={tol:g}")
     assert cells[6].endswith(want), cells[6]
+
+
+def test_parity_with_an_empty_hazard_name_is_an_unknown_hazard(monkeypatch, capsys, tmp_path):
+    from shared.tools import parity
+
+    monkeypatch.setattr(parity, "run_variant", lambda *a, **k: pytest.fail("parity ran without the hazard"))
+    assert cli.main(["parity", "xor", "--hazard", "", "--out", str(tmp_path / "out"), "--no-progress"]) == 2
+    err = capsys.readouterr().err.splitlines()
+    assert len(err) == 1 and err[0].startswith("lessons: error: unknown hazard ''; choose one of: "), err
 
 
 def test_parity_of_a_stochastic_lesson_compares_bands_over_the_targets_seeds(monkeypatch, capsys, tmp_path):

@@ -9,7 +9,7 @@ import os
 import numpy as np
 import pytest
 
-from support.disk import disk_full_under, readonly_dir
+from support.disk import disk_full_under, readonly_dir, within
 from support.mirrors import NAMES, assert_loaded, files_under, tiny_sets, use_as_mnist
 from shared import atomic
 from shared.data import DataSource, embedded, export_png_folder, load_images, read_annotations
@@ -328,3 +328,27 @@ def test_fullsize_has_mnist_shapes():
         assert splits[classes].x_train.shape == (rows, 28, 28)
         assert sorted(set(splits[classes].y_train.tolist())) == list(classes)
     assert splits[None].x_train.shape == (60000, 28, 28) and splits[None].x_test.shape == (10000, 28, 28)
+
+
+# -- a FIFO (or any file that is not a regular one) where a cache file goes: a bad entry, not a hang --
+
+def test_a_fifo_in_the_cache_is_a_bad_entry_that_is_replaced(tiny, server, cache, capsys):
+    server.serve("m1", tiny["blobs"])
+    load(tiny, server)
+    fifo = cache / "tiny" / NAMES[0]
+    fifo.unlink()
+    os.mkfifo(fifo)
+    with within(20):
+        assert_loaded(tiny, load(tiny, server))
+    assert fifo.is_file() and fifo.read_bytes() == tiny["blobs"][NAMES[0]]
+    assert "not a regular file; deleted, fetching again" in capsys.readouterr().err
+
+
+def test_a_fifo_in_place_of_the_embedded_digits_cache_is_rebuilt(tmp_path, monkeypatch):
+    monkeypatch.setenv("TJL_DATA_DIR", str(tmp_path))
+    npz = tmp_path / "embedded" / "mnist_5k.npz"
+    npz.parent.mkdir()
+    os.mkfifo(npz)
+    with within(60):
+        x, y = embedded.load_embedded()
+    assert x.shape == (5000, 28, 28) and npz.is_file()

@@ -112,6 +112,27 @@ def test_bad_workers_is_one_line_and_exit_2(tmp_path, capsys, argv, message):
     assert not (tmp_path / "out").exists()
 
 
+def test_bad_workers_is_checked_before_the_progress_line(tmp_path, capsys):
+    assert cli.main(["run", "data_parallel", "--workers", "3", "--out", str(tmp_path / "out")]) == 2
+    assert capsys.readouterr().err.splitlines() == [
+        "lessons: error: --workers 3: data_parallel runs on 1, 2, 4 workers (its global batch of 256 splits evenly "
+        "over those)"]
+
+
+@pytest.mark.parametrize("value", ["abc", "nan", "inf", "0", "-1"])
+@pytest.mark.parametrize("argv", [["run", "data_parallel", "--workers", "2"], ["bench", "data_parallel"]])
+def test_a_bad_run_timeout_is_one_line_before_anything_runs(monkeypatch, capsys, tmp_path, value, argv):
+    """TJL_RUN_TIMEOUT bounds a multi-worker run: a positive number of seconds, else one line (not a
+    traceback, not a run without a bound, not a run that fails at once)."""
+    monkeypatch.setenv(distributed.RUN_TIMEOUT_ENV, value)
+    monkeypatch.setattr(runner, "run", lambda *a, **k: pytest.fail("a lesson ran"))
+    monkeypatch.setattr(runner, "matmul_rate", lambda *a, **k: pytest.fail("the bench started"))
+    assert cli.main([*argv, "--out", str(tmp_path / "out")]) == 2
+    assert capsys.readouterr().err.splitlines() == [
+        f"lessons: error: TJL_RUN_TIMEOUT={value!r}: give the seconds a multi-worker run may take, a positive "
+        f"number (default {distributed.RUN_TIMEOUT_S})"]
+
+
 @pytest.mark.parametrize("framework,kill", [("torch", "1:3"), ("jax", "0:3")])
 def test_a_worker_that_dies_fails_the_run_in_one_line(tmp_path, capsys, monkeypatch, framework, kill):
     """TJL_KILL_WORKER="RANK:STEP": that worker exits at its 3rd step (torch: rank 1 of 2 gloo

@@ -129,6 +129,23 @@ def test_highlighted_on_a_terminal_plain_otherwise(monkeypatch):
     assert sys.stdout.getvalue().isascii() and "-- train_step" in sys.stdout.getvalue()  # ASCII rules and hooks
 
 
+def test_term_dumb_gets_no_colour(monkeypatch):
+    monkeypatch.delenv("NO_COLOR", raising=False)
+    monkeypatch.setenv("TERM", "dumb")
+    monkeypatch.setattr(sys, "stdout", _Tty())
+    assert cli.main(["show", "multiclass", "--width", "150"]) == 0
+    assert "\x1b[" not in sys.stdout.getvalue() and "def train_step" in sys.stdout.getvalue()
+
+
+def test_a_huge_width_is_one_line_and_a_huge_terminal_is_capped(capsys, monkeypatch):
+    assert cli.main(["show", "xor", "--width", "2000000"]) == 2
+    err = capsys.readouterr().err
+    assert err == f"lessons: error: --width must be between 40 and {show.MAX_WIDTH}, got 2000000\n"
+    monkeypatch.setenv("COLUMNS", "2000000")
+    out = _show(capsys, "xor")
+    assert " │ " in out and max(len(line) for line in out.split("\n")) <= show.MAX_WIDTH
+
+
 def test_bad_input_is_one_line_and_exit_2(capsys):
     for argv, words in ((["show", "nope"], "unknown lesson 'nope'"), (["show", "xor", "--width", "10"], "--width"),
                         (["show", "xor", "--width", "x"], "invalid int value")):

@@ -8,7 +8,8 @@ step one device takes on the whole batch. train_step is the plain step on a DDP-
 train_step_explicit turns DDP's all-reduce off (no_sync) and writes it out with dist.all_reduce.
 
 Every worker runs this file in its own process, joined in a process group (gloo on CPU, NCCL on
-GPU): `lessons run data_parallel --workers K` starts them, `train` is the loop of one worker.
+GPU): `lessons run data_parallel --workers K` starts them, or torchrun does (`torchrun
+--nproc_per_node=K -m torch_impl.data_parallel`); `train` is the loop of one worker.
 Twin: jax_impl/data_parallel.py. Hazards (`lessons hazards`): init, adam_bias_correction.
 """
 import torch

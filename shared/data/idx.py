@@ -18,10 +18,12 @@ DataError before any download. Downloads reach the cache atomically (temporary f
 """
 from __future__ import annotations
 
+import errno
 import gzip
 import hashlib
 import http.client
 import os
+import stat
 import sys
 import urllib.error
 import urllib.request
@@ -195,6 +197,19 @@ def _check_cache_writable(path: Path) -> None:
         raise _cache_unusable(why)
 
 
+def read_cached(path: Path) -> bytes:
+    """The bytes of the cache file at ``path``; ValueError for something else in its place that is
+    not a directory (a FIFO or a device, where reading could wait forever): a bad entry."""
+    fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK)   # a FIFO opens at once, without a writer
+    with os.fdopen(fd, "rb") as f:
+        mode = os.fstat(fd).st_mode
+        if stat.S_ISDIR(mode):
+            raise IsADirectoryError(errno.EISDIR, os.strerror(errno.EISDIR), str(path))
+        if not stat.S_ISREG(mode):
+            raise ValueError("not a regular file")
+        return f.read()
+
+
 def write_cache(path: Path, data: bytes) -> None:
     """Write a cache file atomically; DataError, with nothing left behind, if that fails."""
     try:
@@ -206,14 +221,12 @@ def write_cache(path: Path, data: bytes) -> None:
 def _from_cache(cached: Path, f: IdxFile, source: DataSource, problems: list[str]) -> bytes | None:
     """The verified payload of the cache entry, or None; a bad entry is deleted."""
     try:
-        blob = cached.read_bytes()
+        return verified_payload(read_cached(cached), f)
     except FileNotFoundError:           # not cached, or deleted by another process meanwhile
         return None
     except OSError as e:                # a directory in its place, TJL_DATA_DIR a file, no permission
         raise _cache_unusable(_cache_problem(cached) or f"{cached}: {e.strerror or e}") from None
-    try:
-        return verified_payload(blob, f)
-    except ValueError as e:
+    except ValueError as e:             # corrupt, or a FIFO or a device in its place
         why = e
     try:
         cached.unlink(missing_ok=True)  # another process that met the same bad entry may be first

@@ -8,6 +8,7 @@ from dataclasses import dataclass, replace
 
 from shared.data.source import KINDS as DATA_SOURCES, DataSource
 from shared.errors import LessonError
+from shared.harness.launchers import Launch
 from shared.harness.precision import DTYPES, POLICIES, STRICT
 
 DEVICES = ("cpu", "gpu", "auto")
@@ -32,6 +33,7 @@ class RunConfig:
     local_data: bool = True      # search the automatic local data directories (Debian's, TJL_LOCAL_DATA)
     loop: str = "ours"           # "course": torch lessons train with the course's own loop
     workers: int = 1             # data_parallel: workers sharing each global batch (shared/harness/distributed.py)
+    launch: Launch | None = None  # this process is one of a run torchrun or JAX's coordinator started
 
     def __post_init__(self):
         for value, allowed, what in (

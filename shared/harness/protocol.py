@@ -124,7 +124,8 @@ class DistributedSide(Protocol):
 
     def joined(self, rank: int, world: int, address: str | None, timeout_s: float,
                device: str) -> AbstractContextManager:
-        """This process in the group of ``world`` processes for the block (``address`` None: alone)."""
+        """This process in the group of ``world`` processes for the block (``address`` None: alone, or
+        with ``world`` > 1 the group an engine's launcher described in the environment)."""
 
     def worker_count(self) -> int:
         """The workers of the group this process is in."""

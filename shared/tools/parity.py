@@ -13,7 +13,6 @@ difference in the algorithm.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from pathlib import Path
 
 import numpy as np
 
@@ -133,8 +132,9 @@ def weights_table(r: ParityResult) -> str:
     return format_table(["tensor", "max |Δ| after training"], [[k, fmt(v)] for k, v in r.weight_diffs.items()])
 
 
-def plot(results: list[ParityResult], path: Path, title: str) -> Path:
-    from shared.tools.plots import plt, save  # matplotlib only when plotting
+def plot_png(results: list[ParityResult], title: str) -> bytes:
+    """|Δloss| / |loss| per step of each variant, against its one-ulp control: a PNG, not yet written."""
+    from shared.tools.plots import plt, png_bytes  # matplotlib only when plotting
 
     fig, ax = plt.subplots(figsize=(7, 4))
     for i, r in enumerate(results):
@@ -149,4 +149,4 @@ def plot(results: list[ParityResult], path: Path, title: str) -> Path:
     ax.axhline(1e-3, color="grey", linewidth=0.5)
     ax.legend(fontsize=7)
     ax.set_title(title)
-    return save(fig, path)
+    return png_bytes(fig)

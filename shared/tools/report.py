@@ -4,13 +4,14 @@ from __future__ import annotations
 import datetime as dt
 from pathlib import Path
 
-from shared.atomic import atomic_write_text
+from shared.outputs import OutputDir
 from shared.tools.results import Record, comparison_cells, markdown_table
 
 
-def write_report(out_dir: Path, lesson_specs: dict, records: list[Record], plots: dict[str, list[Path]],
+def write_report(out: OutputDir, lesson_specs: dict, records: list[Record], plots: dict[str, list[Path]],
                  skipped: dict[str, str]) -> Path:
-    """Write out_dir/report.md: run facts, the combined table, then one section per lesson."""
+    """Write report.md into --out: run facts, the combined table, then one section per lesson."""
+    out_dir = out.root
     versions = {}
     for r in records:
         versions.update(r.versions)
@@ -35,4 +36,4 @@ def write_report(out_dir: Path, lesson_specs: dict, records: list[Record], plots
         lines += [f"## {spec.title} (`{name}`)", "", spec.teaches, "",
                   markdown_table(*comparison_cells(recs, lesson_specs)), ""]
         lines += [f"![{p.stem}]({p.relative_to(out_dir).as_posix()})" for p in plots.get(name, [])] + [""]
-    return atomic_write_text(out_dir / "report.md", "\n".join(lines))
+    return out.write_text(out_dir / "report.md", "\n".join(lines))

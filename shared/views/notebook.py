@@ -9,7 +9,8 @@ one framework's cells only.
 Name clashes: both twins define the same names. Each ``%%torch`` / ``%%jax`` cell runs inside its
 own module (``shared/views/kernel.py``), which stands in for ``torch_impl.<lesson>`` /
 ``jax_impl.<lesson>``, so the run trains the code the cells define. The notebook is plain JSON:
-writing one needs no Jupyter package; running it needs ipykernel (the ``test`` extra).
+writing one needs no Jupyter package; running it needs ipykernel (the ``test`` extra). A notebook
+in ``--out`` that the user edited is never replaced without ``--force`` (shared/outputs.py).
 """
 from __future__ import annotations
 
@@ -18,9 +19,9 @@ import re
 from pathlib import Path
 
 from shared.tools import results
-from shared.atomic import atomic_write_text
 from shared.harness.config import FRAMEWORKS, RunConfig
 from shared.errors import LessonError
+from shared.outputs import OutputDir
 from shared.views import twins
 
 LABEL = {"torch": "PyTorch", "jax": "JAX"}
@@ -228,9 +229,9 @@ def build(lesson: twins.Lesson, framework: str = "both", cfg: RunConfig | None =
                          "language_info": {"name": "python"}}}
 
 
-def write(lesson: str, out_dir: Path, framework: str = "both", cfg: RunConfig | None = None) -> Path:
-    nb = build(twins.load(lesson), framework, cfg)
-    return atomic_write_text(Path(out_dir) / file_name(lesson, framework), json.dumps(nb, indent=1, ensure_ascii=False) + "\n")
+def ipynb(lesson: str, framework: str = "both", cfg: RunConfig | None = None) -> str:
+    """The notebook file's text (nbformat 4 JSON)."""
+    return json.dumps(build(twins.load(lesson), framework, cfg), indent=1, ensure_ascii=False) + "\n"
 
 
 def command(args) -> int:
@@ -245,6 +246,9 @@ def command(args) -> int:
         raise LessonError(f"--epochs must be at least 1, got {args.epochs}")
     names = list(specs.LESSONS) if args.all else [specs.get(args.lesson).name]
     cfg = RunConfig(device=args.device, data=args.data, seed=args.seed, epochs=args.epochs, progress=False)
-    for name in names:
-        print(f"wrote {write(name, args.out, args.framework, cfg)}")
+    out = OutputDir(args.out, args.force)
+    paths = [Path(args.out) / file_name(name, args.framework) for name in names]
+    out.check(paths)  # before anything is built: an unusable --out, or a notebook of the user's in the way
+    for path in out.write({p: ipynb(name, args.framework, cfg).encode() for name, p in zip(names, paths)}):
+        print(f"wrote {path}")
     return 0

@@ -4,7 +4,7 @@ Each pair of same-named functions (or classes) starts on the same row; the short
 Long lines wrap inside their column (continuation lines start with a hook). Under each pair come
 the notes of the hazards whose fix the pair's code calls. Narrower than ``TWO_COLUMNS`` the view is
 one column: torch, then JAX, per function. Syntax is highlighted (pygments) when stdout is a
-terminal and ``NO_COLOR`` is unset; otherwise the text is plain.
+terminal, ``NO_COLOR`` is unset and ``TERM`` is not ``dumb``; otherwise the text is plain.
 """
 from __future__ import annotations
 
@@ -18,6 +18,7 @@ from shared.views import twins
 
 TWO_COLUMNS = 120   # at least this many columns: two columns; fewer: one
 MIN_WIDTH = 40
+MAX_WIDTH = 1000    # wider than any screen; a bigger --width is a typo (COLUMNS is capped here)
 FALLBACK_WIDTH = 160  # no terminal anywhere (output to a pipe or a file) and no COLUMNS
 
 UNICODE = {"bar": "│", "rule": "─", "cross": "┼", "hook": "↪ ", "warn": "⚠"}
@@ -25,9 +26,9 @@ ASCII = {"bar": "|", "rule": "-", "cross": "+", "hook": "> ", "warn": "!"}
 
 
 def terminal_width(stream=None) -> int:
-    """COLUMNS, else the size of the terminal on stdout or stderr, else FALLBACK_WIDTH."""
+    """COLUMNS (at most MAX_WIDTH), else the size of the terminal on stdout or stderr, else FALLBACK_WIDTH."""
     if os.environ.get("COLUMNS", "").isdigit() and int(os.environ["COLUMNS"]) > 0:
-        return int(os.environ["COLUMNS"])
+        return min(int(os.environ["COLUMNS"]), MAX_WIDTH)
     for s in (stream or sys.stdout, sys.stderr):
         try:
             return os.get_terminal_size(s.fileno()).columns
@@ -240,13 +241,13 @@ def _glyphs_for(stream) -> dict:
 
 def command(args) -> int:
     """The CLI's ``show``: validates --width, picks color and glyphs from stdout."""
-    if args.width is not None and args.width < MIN_WIDTH:
-        raise LessonError(f"--width must be at least {MIN_WIDTH}, got {args.width}")
+    if args.width is not None and not MIN_WIDTH <= args.width <= MAX_WIDTH:
+        raise LessonError(f"--width must be between {MIN_WIDTH} and {MAX_WIDTH}, got {args.width}")
     lesson = twins.load(args.lesson)
     width = args.width or terminal_width()
-    width = max(width, MIN_WIDTH)
+    width = min(max(width, MIN_WIDTH), MAX_WIDTH)
     stream = sys.stdout
-    color = stream.isatty() and not os.environ.get("NO_COLOR")
+    color = stream.isatty() and not os.environ.get("NO_COLOR") and os.environ.get("TERM") != "dumb"
     glyphs = _glyphs_for(stream)
     text = render(lesson, width, color, glyphs)
     if glyphs is ASCII:  # code or notes with characters the stream cannot encode: "?" rather than a crash

@@ -8,20 +8,26 @@
 
 Every link is relative, so the directory can be moved or zipped. Two code columns from
 ``BREAKPOINT`` pixels up, one below; code scrolls inside its block, never the page.
+
+The whole site is written at once or not at all, into a directory that is the site's own
+(shared/outputs.py): a file there that the site did not write, or that was changed since, is
+never replaced without ``--force``, and a plot is deleted only if the site wrote it. A results
+file that is not a record (hand-edited, another version's) is skipped with one warning line.
 """
 from __future__ import annotations
 
 import datetime
 import html
+import json
 import re
-import shutil
+import sys
 from pathlib import Path
 
 from shared import specs
-from shared.atomic import atomic_write_text
 from shared.errors import LessonError
 from shared.harness import records
 from shared.harness.config import FRAMEWORKS
+from shared.outputs import OutputDir
 from shared.tools import results
 from shared.views import notebook, twins
 
@@ -77,19 +83,42 @@ class Results:
 
     def __init__(self, root: Path):
         self.root = Path(root)
+        self._groups: dict[str, list[dict]] = {}
+
+    def _records(self, path: Path, lesson: str) -> list:
+        """The file's records of ``lesson``; one warning line for those that are not records."""
+        try:
+            data = json.loads(path.read_text(encoding="utf-8"))
+            if not isinstance(data, list):
+                raise ValueError(f"a list of records, not {type(data).__name__}")
+        except (OSError, ValueError) as e:
+            print(f"lessons: warning: skipped {path}: {e}", file=sys.stderr)
+            return []
+        found, problems = [], []
+        for i, d in enumerate(data):
+            try:
+                found.append(records.from_dict(d))
+            except ValueError as e:
+                problems.append(f"record {i + 1}: {e}")
+        if problems:
+            print(f"lessons: warning: skipped {len(problems)} of {len(data)} records in {path} ({problems[0]})",
+                  file=sys.stderr)
+        return [r for r in found if r.lesson == lesson]
 
     def groups(self, lesson: str) -> list[dict]:
         """Per (device, data): the records of both frameworks, newest group first."""
+        if lesson not in self._groups:
+            self._groups[lesson] = self._read_groups(lesson)
+        return self._groups[lesson]
+
+    def _read_groups(self, lesson: str) -> list[dict]:
         found: dict[tuple, dict] = {}
         folder = self.root / lesson
         for path in sorted(folder.glob("*.json")) if folder.is_dir() else []:
             parts = path.stem.split("-", 2)
-            if len(parts) != 3 or parts[0] not in FRAMEWORKS:
+            if len(parts) != 3 or parts[0] not in FRAMEWORKS or not path.is_file():
                 continue
-            try:
-                recs = [r for r in records.load(path) if r.lesson == lesson]
-            except (ValueError, TypeError, KeyError, OSError):
-                continue  # a record from another version of the code: not shown
+            recs = self._records(path, lesson)
             if not recs:
                 continue
             g = found.setdefault((parts[1], parts[2]), {"device": parts[1], "data": parts[2], "records": [],
@@ -364,18 +393,12 @@ def index_page(lessons: list[twins.Lesson], res: Results) -> str:
     return _page("torch-jax-lessons", _nav(None), "\n".join(body))
 
 
-def _copy_images(name: str, res: Results, out: Path) -> dict:
-    """Copy the lesson's PNGs into the site: {"plots": [src], "parity": [src], "hazards": {hazard: src}}."""
-    found = {"plots": [], "parity": [], "hazards": {}}
-    pngs = res.images(name)
-    stale = out / "img" / name
-    for old in stale.glob("*.png") if stale.is_dir() else []:
-        if old.name not in {p.name for p in pngs}:
-            old.unlink()  # a plot from an earlier build that the results dir no longer has
-    for png in pngs:
-        dest = out / "img" / name / png.name
-        dest.parent.mkdir(parents=True, exist_ok=True)
-        shutil.copyfile(png, dest)
+def _images(name: str, res: Results, out: Path) -> tuple[dict, dict[Path, bytes]]:
+    """The lesson's PNGs for the site: ({"plots": [src], "parity": [src], "hazards": {hazard: src}},
+    {their path in the site: bytes})."""
+    found, files = {"plots": [], "parity": [], "hazards": {}}, {}
+    for png in res.images(name):
+        files[out / "img" / name / png.name] = png.read_bytes()
         src = f"img/{name}/{png.name}"
         m = PARITY_PNG.match(png.name)
         if m and m.group(2):
@@ -385,38 +408,55 @@ def _copy_images(name: str, res: Results, out: Path) -> dict:
             found["parity"].append(src)
         else:
             found["plots"].append(src)
-    return found
+    return found, files
 
 
-def build(out: Path, results_dir: Path = Path("out")) -> list[Path]:
-    """Write the site into ``out``; returns the HTML pages written (index first)."""
-    out, res = Path(out), Results(results_dir)
-    if out.resolve() == Path(results_dir).resolve():
+def _overlap(out: Path, results_dir: Path) -> None:
+    """--out and --results apart: the site copies from one into the other."""
+    a, b = out.resolve(), Path(results_dir).resolve()
+    if a == b:
         raise LessonError("--out and --results are the same directory; give the site its own (e.g. --out site)")
-    if out.exists() and not out.is_dir():
-        raise LessonError(f"--out {out} is a file; give a directory")
+    if a.is_relative_to(b) or b.is_relative_to(a):
+        inner, outer = ("--out", "--results") if a.is_relative_to(b) else ("--results", "--out")
+        raise LessonError(f"{inner} is inside {outer} ({out}, {results_dir}); give the site a directory of its own "
+                          "(e.g. --out site --results out)")
+
+
+def build(out: Path, results_dir: Path = Path("out"), force: bool = False) -> list[Path]:
+    """Write the site into ``out``, all files or none; returns the HTML pages written (index first)."""
+    out, res = Path(out), Results(results_dir)
+    _overlap(out, results_dir)
+    site = OutputDir(out, force)
+    site.check()
     hl = _Highlighter()
     lessons = [twins.load(n) for n in specs.LESSONS]
-    atomic_write_text(out / "style.css", stylesheet() + "\n" + hl.css() + "\n")
+    files = {out / "style.css": (stylesheet() + "\n" + hl.css() + "\n").encode()}
     images, notebooks = {}, {}
     for lesson in lessons:
-        images[lesson.name] = _copy_images(lesson.name, res, out)
+        images[lesson.name], pngs = _images(lesson.name, res, out)
+        files.update(pngs)
         links = []
         for fw, label in (("both", "torch and JAX"), ("torch", "PyTorch only"), ("jax", "JAX only")):
             try:
-                path = notebook.write(lesson.name, out / "notebooks", fw)
+                text = notebook.ipynb(lesson.name, fw)
             except LessonError:
                 continue  # a twin that does not parse: the page says there is no notebook
-            links.append((f"{label} ({path.name})", f"notebooks/{path.name}"))
+            name = notebook.file_name(lesson.name, fw)
+            files[out / "notebooks" / name] = text.encode()
+            links.append((f"{label} ({name})", f"notebooks/{name}"))
         notebooks[lesson.name] = links
-    pages = [atomic_write_text(out / "index.html", index_page(lessons, res))]
-    for lesson in lessons:
-        pages.append(atomic_write_text(out / f"{lesson.name}.html", lesson_page(lesson, res, images, notebooks, hl)))
+    pages = [out / "index.html"] + [out / f"{lesson.name}.html" for lesson in lessons]
+    files[pages[0]] = index_page(lessons, res).encode()
+    for lesson, page in zip(lessons, pages[1:]):
+        files[page] = lesson_page(lesson, res, images, notebooks, hl).encode()
+    site.write(files)
+    for lesson in lessons:  # plots an earlier build copied that the results dir no longer has
+        site.remove_stale(out / "img" / lesson.name, files)
     return pages
 
 
 def command(args) -> int:
     """The CLI's ``site``."""
-    pages = build(args.out, args.results)
+    pages = build(args.out, args.results, args.force)
     print(f"wrote {len(pages)} pages to {args.out}/ (open {args.out / 'index.html'})")
     return 0

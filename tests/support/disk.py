@@ -1,7 +1,10 @@
-"""Disks that fail: a directory nobody can write to, and a disk that fills up mid-write."""
+"""Disks that fail: a directory nobody can write to, a disk that fills up mid-write; and a bound on
+a wait (a FIFO where a file goes must not hang a test)."""
 from __future__ import annotations
 
+import contextlib
 import os
+import signal
 from pathlib import Path
 
 import pytest
@@ -33,3 +36,22 @@ def disk_full_under(monkeypatch, directory):
         return real(fd, data)
 
     monkeypatch.setattr(atomic.os, "write", write)
+
+
+class Hung(BaseException):
+    """Raised by SIGALRM: not an OSError, so no handler of the code under test takes it for one."""
+
+
+@contextlib.contextmanager
+def within(seconds: int):
+    """Fails the test instead of hanging (SIGALRM interrupts a blocking open or read)."""
+    def hung(signum, frame):
+        raise Hung(f"still waiting after {seconds} s")
+
+    previous = signal.signal(signal.SIGALRM, hung)
+    signal.alarm(seconds)
+    try:
+        yield
+    finally:
+        signal.alarm(0)
+        signal.signal(signal.SIGALRM, previous)
