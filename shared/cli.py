@@ -1,7 +1,7 @@
 """The `lessons` command: list, run and compare the lessons in either framework.
 
     lessons list
-    lessons run LESSON --framework torch|jax|both
+    lessons run LESSON --framework torch|jax|both [--set KEY=VALUE ...] [--loop train|fast]
     lessons compare LESSON|--all
     lessons parity LESSON [--dtype float64] [--hazard NAME]
     lessons hazards
@@ -28,9 +28,10 @@ from shared.atomic import atomic_write_group, atomic_write_text, unwritable_reas
 from shared.errors import DataError, LessonError
 from shared.harness import records as records_io
 from shared.harness import runner
-from shared.harness.config import DATA_SOURCES, DEVICES, FRAMEWORKS, LOOPS, RunConfig
+from shared.harness.config import DATA_SOURCES, DEVICES, FRAMEWORKS, LOOP_FAST, LOOP_OWN, LOOP_TEXT, LOOPS, RunConfig
 from shared.harness.precision import DEFAULT, DTYPES
 from shared.harness.records import Record
+from shared.specs import settings
 from shared.tools import bench, hazards, parity, plots, report, results
 
 EXIT_USAGE = 2
@@ -50,7 +51,14 @@ def run_lesson(spec, frameworks: list[str], cfg: RunConfig) -> list[Record]:
     return records
 
 
-def _common_options(p: argparse.ArgumentParser) -> None:
+# What each loop is, said under a table: what ran, and the other one.
+LOOP_NOTE = {LOOP_OWN: f"{LOOP_TEXT[LOOP_OWN]} (--loop fast: the harness's fast path over the same train_step)",
+             LOOP_FAST: f"{LOOP_TEXT[LOOP_FAST]}; `lessons run` runs each lesson's own train()"}
+
+
+def _common_options(p: argparse.ArgumentParser, loop: str | None = None) -> None:
+    """The options every running command takes; ``loop``: --loop with that default (None: no --loop,
+    the command always uses the fast path)."""
     p.add_argument("--device", default="cpu", choices=DEVICES, help="cpu (default), gpu, or auto")
     p.add_argument("--data", default="embedded", choices=DATA_SOURCES,
                    help="embedded: the 5,000 offline MNIST digits (default); full: the full datasets; "
@@ -66,9 +74,13 @@ def _common_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--workers", type=int, default=1,
                    help="data_parallel: split each global batch over this many workers (torch: processes, "
                         "JAX: devices); 1, 2 or 4 (default 1)")
-    p.add_argument("--loop", default="ours", choices=LOOPS,
-                   help="ours: the harness's fast path over the lesson's train_step (default); course: the "
-                        "lesson's own train() as the course writes it (DataLoader / a jitted step per batch)")
+    p.add_argument("--set", dest="settings", action="append", default=[], metavar="KEY=VALUE",
+                   help="use VALUE for the lesson's setting KEY instead of the spec's (repeatable), e.g. "
+                        "--set lr=0.05 --set batch_size=32; an unknown KEY lists the lesson's settings")
+    if loop is not None:
+        p.add_argument("--loop", default=loop, choices=LOOPS,
+                       help=f"train: the lesson's own train(), as its file shows it; fast: the harness's fast "
+                            f"path over the lesson's train_step (the same batches, faster). Default: {loop}")
 
 
 def parser() -> argparse.ArgumentParser:
@@ -78,13 +90,13 @@ def parser() -> argparse.ArgumentParser:
     r = sub.add_parser("run", help="run one lesson in one framework or both")
     r.add_argument("lesson")
     r.add_argument("--framework", default="both", choices=(*FRAMEWORKS, "both"))
-    _common_options(r)
+    _common_options(r, loop=LOOP_OWN)
     c = sub.add_parser("compare", help="run both frameworks, print the table, write JSON and plots")
     c.add_argument("lesson", nargs="?")
     c.add_argument("--all", action="store_true", help="every lesson")
     c.add_argument("--skip-missing", action="store_true",
                    help="with --all, exit 0 even when a lesson is skipped for missing data (else exit 1)")
-    _common_options(c)
+    _common_options(c, loop=LOOP_FAST)
     q = sub.add_parser("parity", help="both frameworks from the same weights and batches, step by step")
     q.add_argument("lesson")
     q.add_argument("--dtype", default="float32", choices=DTYPES)
@@ -122,17 +134,45 @@ def _views_parsers(sub) -> None:
     n.add_argument("--seed", type=int, help="the notebook's run uses this seed")
     n.add_argument("--data", default="embedded", choices=DATA_SOURCES, help="the notebook's run uses this data")
     n.add_argument("--device", default="cpu", choices=DEVICES, help="the notebook's run uses this device")
+    n.add_argument("--set", dest="settings", action="append", default=[], metavar="KEY=VALUE",
+                   help="the notebook's settings cell starts with this change (repeatable)")
 
 
-def _config(args) -> RunConfig:
-    """The run's settings, checked (one line and exit 2 for a bad one), and --out, before anything runs."""
+def _config(args, spec=None) -> RunConfig:
+    """The run's settings, checked (one line and exit 2 for a bad one), and --out, before anything runs.
+    ``spec``: the one lesson --set applies to (None: --all, where --set is refused)."""
     local_data = args.local_data and os.environ.get("TJL_NO_LOCAL_DATA", "") in ("", "0")
     cfg = RunConfig(device=args.device, data=args.data, seed=args.seed, epochs=args.epochs, progress=args.progress,
-                    mirror=args.mirror, local_data=local_data, loop=args.loop, workers=getattr(args, "workers", 1))
+                    mirror=args.mirror, local_data=local_data, loop=getattr(args, "loop", LOOP_FAST),
+                    workers=getattr(args, "workers", 1), overrides=_overrides(args, spec))
     why = unwritable_reason(args.out)
     if why:
         raise LessonError(f"--out {args.out}: {why}; name a directory you can write to")
     return cfg
+
+
+def _overrides(args, spec) -> dict:
+    """--set KEY=VALUE for ``spec``'s lesson, parsed to each setting's type and checked."""
+    if not args.settings:
+        return {}
+    if spec is None:
+        raise LessonError("--set changes one lesson's settings; name the lesson instead of --all")
+    changes = settings.parse(spec, args.settings)
+    if "epochs" in changes and args.epochs is not None:
+        raise LessonError("give --epochs N or --set epochs=N, not both")
+    return changes
+
+
+def changed_settings(spec, records: list[Record], cfg: RunConfig) -> dict[str, tuple[str, str]]:
+    """setting -> (this run's value, why) for the course table: each --set, and --epochs."""
+    out = {}
+    for r in records:
+        for key, value in r.overrides.items():
+            how = "--epochs" if key == "epochs" and cfg.epochs is not None else "--set"
+            spec_values = settings.values(spec).get(key, [spec.hp(r.variant).get(key)])
+            out[key] = (settings.show(value), f"this run ({how}); the spec's: "
+                        + ", ".join(settings.show(v) for v in spec_values))
+    return out
 
 
 @contextlib.contextmanager
@@ -162,10 +202,10 @@ def _lesson_names(args) -> list[str]:
 
 
 def cmd_run(args) -> int:
-    cfg = _config(args)
-    frameworks = list(FRAMEWORKS) if getattr(args, "framework", "both") == "both" else [args.framework]
     names = _lesson_names(args)
     lesson_specs = {n: specs.get(n) for n in names}  # validate every name before running anything
+    cfg = _config(args, lesson_specs[names[0]] if len(names) == 1 else None)
+    frameworks = list(FRAMEWORKS) if getattr(args, "framework", "both") == "both" else [args.framework]
     all_records, figures, skipped = [], {}, {}
     for name, spec in lesson_specs.items():
         try:
@@ -181,9 +221,11 @@ def cmd_run(args) -> int:
         print(results.comparison_table(records, lesson_specs))
         print()
         print(results.format_table(*results.detail_cells(records, spec.details)))
+        print(f"\nTrained with {LOOP_NOTE[cfg.loop]}.")
+        changed = changed_settings(spec, records, cfg)
         if spec.course:
-            print(f"\nThe course ({spec.course['note']}) and our defaults\n")
-            print(results.format_table(["setting", "course", "ours", "why ours differs"], spec.course_rows()))
+            print(f"\nThe course ({spec.course['note']}) and " + ("this run" if changed else "our defaults") + "\n")
+            print(results.format_table(["setting", "course", "ours", "why ours differs"], spec.course_rows(changed)))
         pngs = plots.lesson_pngs(spec, records, args.out)
         figures[name] = list(pngs)
         with _writing(args.out):
@@ -217,7 +259,7 @@ def cmd_hazards(args) -> int:
 
 def cmd_parity(args) -> int:
     spec = specs.get(args.lesson)
-    cfg = _config(args).replace(dtype=args.dtype)
+    cfg = _config(args, spec).replace(dtype=args.dtype)
     if args.steps is not None and args.steps < 1:
         raise LessonError(f"--steps must be at least 1, got {args.steps}")
     hazard = hazards.check(args.hazard, spec.name) if args.hazard else None
@@ -232,7 +274,8 @@ def cmd_parity(args) -> int:
     for variant in spec.parity.variants:
         found += parity.run_variant(spec, cfg, variant, args.steps, control=args.control,
                                     hazard=hazard.name if hazard else None)
-    print(f"\n{spec.title}: torch vs jax from torch's initial weights (seed {seed}), {cfg.dtype}, {found[0].rel.size} steps\n")
+    print(f"\n{spec.title}: torch vs jax from torch's initial weights (seed {seed}), {cfg.dtype}, "
+          f"{found[0].rel.size} steps, by the harness's fast path\n")
     print(parity.summary_table(found))
     for r in found:
         print(f"\n{r.variant}: final parameter differences\n")
@@ -263,7 +306,8 @@ def _parity_bands(spec, cfg: RunConfig) -> int:
         overlap = max(t.min(), j.min()) <= min(t.max(), j.max())
         rows.append([variant, f"{t.mean():.4f} ± {t.std():.4f}", f"{j.mean():.4f} ± {j.std():.4f}",
                      f"{abs(t.mean() - j.mean()):.4f}", "yes" if overlap else "NO"])
-    print(f"\n{spec.title}: stochastic, compared by accuracy bands over seeds {list(seeds)}\n")
+    print(f"\n{spec.title}: stochastic, compared by accuracy bands over seeds {list(seeds)}, trained by the "
+          f"harness's fast path\n")
     print(results.format_table(["variant", "torch mean ± sd", "jax mean ± sd", "|Δ mean|", "ranges overlap"], rows))
     return 0
 
@@ -278,27 +322,34 @@ def cmd_bench(args) -> int:
                               + ", ".join(s.name for s in specs.all_specs() if s.bench))
     else:
         names = [s.name for s in specs.all_specs() if s.bench]
-    cfg = _config(args).replace(precision=DEFAULT, progress=False)
+    cfg = _config(args, specs.get(names[0]) if args.lesson else None).replace(precision=DEFAULT, progress=False)
     rates = {fw: runner.matmul_rate(fw, cfg) for fw in FRAMEWORKS}
     rate = max(rates.values())
     print("float32 matmul rate: " + ", ".join(f"{fw} {r / 1e9:.0f} GFLOP/s" for fw, r in rates.items())
           + f"; floor uses {rate / 1e9:.0f}; each framework's default precision; data: --data fullsize")
-    rows, worker_rows = [], []
+    rows, worker_rows, form_rows = [], [], []
     for name in names:
         spec = specs.get(name)
         print(f"· {name}", file=sys.stderr, flush=True)
         if spec.bench.workers:  # data_parallel: speed against the number of workers
             worker_rows += bench.measure_workers(spec, cfg, args.repeats)
-            continue
-        rows += bench.measure(spec, cfg, rate, args.repeats)
+        elif spec.bench.forms:  # compiled_loop: each variant is a form of the loop, timed in its own train()
+            form_rows += bench.measure_forms(spec, cfg, rate, args.repeats)
+        else:
+            rows += bench.measure(spec, cfg, rate, args.repeats)
     if rows:
-        print()
+        print(f"\nThe fast path (the harness's loop over each lesson's train_step) against the floor and the "
+              f"lesson's own train() (--loop train)\n")
         print(bench.table(rows))
+    if form_rows:
+        print(f"\n{form_rows[0]['lesson']}: each form of the loop in its own train(), compilation apart\n")
+        print(bench.forms_table(form_rows))
     if worker_rows:
         print("\nData parallel: speed against the number of workers (torch: processes, JAX: devices)\n")
         print(bench.workers_table(worker_rows))
     with _writing(args.out):
-        payload = {**bench.as_json(rows, rates), **({"workers": worker_rows} if worker_rows else {})}
+        payload = {**bench.as_json(rows, rates), **({"workers": worker_rows} if worker_rows else {}),
+                   **({"forms": form_rows} if form_rows else {})}
         path = atomic_write_text(args.out / "bench.json", json.dumps(payload, indent=1))
     print(f"\nwrote {path}")
     return 0
