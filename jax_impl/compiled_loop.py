@@ -11,7 +11,7 @@ compiled_loop` times them). After train(): print runs only while JAX traces (jax
 every call); a new batch shape compiles again (drop_last); masks come from nnx.Rngs streams, not a
 global seed; arrays are immutable (.at[]); and calls return before the work is done
 (block_until_ready). Twin: torch_impl/compiled_loop.py. Hazard (`lessons hazards`): init.
-`lessons run` runs train() below, the variant's loop; `--loop fast` scans train_step per epoch.
+`lessons run` runs train() below (the variant's loop); `--loop fast` scans train_step per epoch.
 """
 import contextlib
 import io

@@ -1,17 +1,17 @@
 """compiled_loop (PyTorch): one training run written three ways, and what each costs.
 
 The model is softmax_regression's (nn.Linear(784, 10), SGD lr 0.1, batches of 100): so small that
-the loop around train_step is most of the time. as_written is the course's loop: a DataLoader over
-a TensorDataset (each batch indexed and collated sample by sample) and loss.item() every step,
-which on a GPU waits for the step. resident keeps the data on the device, takes each batch as
-x[idx] and reads the losses once per epoch: what the harness's fast path does for every torch
-lesson (torch_impl/_harness.py). compiled is that loop around torch.compile(train_step) (compiled()):
-measured and kept, though on a CPU it is slower than eager (`lessons bench compiled_loop`). The
-three give the same losses. After train(): print runs on every call, a new batch shape compiles
-torch.compile again too, masks come from one global generator (torch.manual_seed), tensors change
-in place, and on a GPU a call returns before the work is done (torch.cuda.synchronize).
+the loop around train_step is most of the time. as_written is the course's loop: a DataLoader
+over a TensorDataset (each batch indexed and collated sample by sample) and loss.item() every
+step, which on a GPU waits for the step. resident keeps the data on the device, takes each batch
+as x[idx] and reads the losses once per epoch: what the harness's fast path does for every torch
+lesson. compiled is that loop around torch.compile(train_step) (compiled()): measured and kept,
+though on a CPU it is no faster (`lessons bench compiled_loop`). The three give the same losses.
+After train(): print runs on every call, a new batch shape compiles torch.compile again too,
+masks come from one global generator (torch.manual_seed), tensors change in place, and on a GPU
+a call returns before the work is done (torch.cuda.synchronize).
 Twin: jax_impl/compiled_loop.py. Hazard (`lessons hazards`): init.
-`lessons run` runs train() below, the variant's loop; `--loop fast` the harness's loop over train_step.
+`lessons run` runs train() below (the variant's loop); `--loop fast`, the harness's loop.
 """
 import contextlib
 import io
