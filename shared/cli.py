@@ -18,7 +18,9 @@ import argparse
 import contextlib
 import json
 import os
+import shutil
 import sys
+import textwrap
 from pathlib import Path
 
 import numpy as np
@@ -163,16 +165,9 @@ def _overrides(args, spec) -> dict:
     return changes
 
 
-def changed_settings(spec, records: list[Record], cfg: RunConfig) -> dict[str, tuple[str, str]]:
-    """setting -> (this run's value, why) for the course table: each --set, and --epochs."""
-    out = {}
-    for r in records:
-        for key, value in r.overrides.items():
-            how = "--epochs" if key == "epochs" and cfg.epochs is not None else "--set"
-            spec_values = settings.values(spec).get(key, [spec.hp(r.variant).get(key)])
-            out[key] = (settings.show(value), f"this run ({how}); the spec's: "
-                        + ", ".join(settings.show(v) for v in spec_values))
-    return out
+def _say(text: str) -> None:
+    """Prose, wrapped at the terminal's width."""
+    print(textwrap.fill(text, width=max(40, shutil.get_terminal_size((100, 24)).columns - 1)))
 
 
 @contextlib.contextmanager
@@ -221,8 +216,9 @@ def cmd_run(args) -> int:
         print(results.comparison_table(records, lesson_specs))
         print()
         print(results.format_table(*results.detail_cells(records, spec.details)))
-        print(f"\nTrained with {LOOP_NOTE[cfg.loop]}.")
-        changed = changed_settings(spec, records, cfg)
+        print()
+        _say(f"Trained with {LOOP_NOTE[cfg.loop]}.")
+        changed = settings.described(spec, [r.overrides for r in records], epochs_flag=cfg.epochs is not None)
         if spec.course:
             print(f"\nThe course ({spec.course['note']}) and " + ("this run" if changed else "our defaults") + "\n")
             print(results.format_table(["setting", "course", "ours", "why ours differs"], spec.course_rows(changed)))
@@ -338,8 +334,10 @@ def cmd_bench(args) -> int:
         else:
             rows += bench.measure(spec, cfg, rate, args.repeats)
     if rows:
-        print(f"\nThe fast path (the harness's loop over each lesson's train_step) against the floor and the "
-              f"lesson's own train() (--loop train)\n")
+        print()
+        _say("The fast path (the harness's loop over each lesson's train_step) against the floor and the "
+             "lesson's own train() (--loop train):")
+        print()
         print(bench.table(rows))
     if form_rows:
         print(f"\n{form_rows[0]['lesson']}: each form of the loop in its own train(), compilation apart\n")

@@ -61,7 +61,7 @@ def test_train_loop_gives_the_fast_paths_numbers(runs, spec, variant):
         f, c = fast[fw][variant], course[fw][variant]
         assert f.steps > 0 and len(c.history["loss"]) == len(f.history["loss"]) == f.steps, fw
         np.testing.assert_allclose(c.history["loss"], f.history["loss"], rtol=1e-5, err_msg=fw)
-        for k in set(f.history) - {"loss"}:  # per-epoch curves; a course loop may evaluate once, at the end
+        for k in set(f.history) - {"loss"}:  # per-epoch curves; a train() loop may evaluate once, at the end
             want = f.history[k] if len(c.history[k]) == len(f.history[k]) else f.history[k][-1:]
             np.testing.assert_allclose(c.history[k], want, rtol=1e-4 if "loss" in k else 0,
                                        atol=p.train_loop_tol, err_msg=f"{fw} {k}")

@@ -1,5 +1,5 @@
 """poly_fit: the published legendre result, the coefficients torch vs JAX vs the numpy reference, the
-custom backward, gradient state, the RMSprop hazard and the plots (targets, the course loop and
+custom backward, gradient state, the RMSprop hazard and the plots (targets, the train() loop and
 per-step parity: test_every_lesson.py)."""
 import jax
 import jax.numpy as jnp

@@ -155,7 +155,7 @@ def fit(step, model, optimizer, x, y, plan, *, epochs: int, steps: int | None, c
 @contextmanager
 def _seeded(seed: int, device: torch.device):
     """Training draws (dropout masks) from torch's global generator seeded with the run's seed, so
-    a run repeats and the fast path and the course loop draw the same masks (fit takes the one
+    a run repeats and the fast path and the lesson's own loop draw the same masks (fit takes the one
     draw per epoch that a DataLoader iterator takes); the caller's generator state is put back."""
     with torch.random.fork_rng(devices=[device] if device.type == "cuda" else []):
         torch.manual_seed(seed)

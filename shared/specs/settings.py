@@ -190,6 +190,18 @@ def changed(hp: dict, overrides) -> dict:
     return {k: v for k, v in dict(overrides).items() if k in hp}
 
 
+def described(spec, overrides: list[dict], *, epochs_flag: bool) -> dict[str, tuple[str, str]]:
+    """setting -> (this run's value, why) for the course table, from the records' overrides: each
+    --set, and epochs from --epochs (``epochs_flag``), beside the spec's values."""
+    out = {}
+    for changes in overrides:
+        for key, value in changes.items():
+            how = "--epochs" if key == "epochs" and epochs_flag else "--set"
+            spec_values = values(spec).get(key, ["-"])
+            out[key] = (show(value), f"this run ({how}); the spec's: " + ", ".join(map(show, spec_values)))
+    return out
+
+
 def show(value) -> str:
     """A setting's value as ``--set`` takes it: 0.05, 10,10,10, true, all."""
     return "all" if value is None else _text(value)
