@@ -21,6 +21,7 @@ import optax
 from flax import nnx
 
 from jax_impl import _as_torch as as_torch
+from jax_impl import compiled_loop  # the lesson whose lax.scan epoch the fast path runs
 from shared.errors import LessonError
 from shared.harness.precision import STRICT
 
@@ -141,7 +142,8 @@ def _jitted(fn):
 
 def fit(step, model, optimizer, x, y, plan, *, epochs: int, steps: int | None, clock, after_epoch=None,
         shard=None):
-    """The fast path: each epoch is one compiled ``lax.scan`` of the lesson's own ``step``.
+    """The fast path: each epoch is one compiled ``lax.scan`` of the lesson's own ``step``, the code
+    jax_impl/compiled_loop.py teaches (``compiled``), imported from there, not copied.
 
     The scan runs over the epoch's (batches, batch_size) index matrix from the shared plan, on data
     that stays on the device (x[idx] inside the program); a partial last batch is one more call at
@@ -152,55 +154,39 @@ def fit(step, model, optimizer, x, y, plan, *, epochs: int, steps: int | None, c
     ``shard(batch)``: the lesson's sharding of each global batch over the devices (data_parallel).
     Returns the per-step losses, (steps,) or (steps, models).
     """
-    with_model = _optimizer_state(optimizer)
-    graph = (model, optimizer) if with_model else model
+    graph = (model, optimizer)  # an optimizer that is not state (a learning rate) is kept in the graphdef
     graphdef, state = nnx.split(graph)
-
-    def one(state, xb, yb):
-        merged = nnx.merge(graphdef, state)
-        m, o = merged if with_model else (merged, optimizer)
-        if shard is not None:  # data_parallel: the global batch sharded over the devices
-            xb, yb = shard(xb), shard(yb)
-        loss = step(m, o, xb, yb)
-        return nnx.state(merged), loss
-
-    @jax.jit
-    def run_batches(state, x, y, batches):  # batches: (k, batch_size) int32 -> losses (k, ...)
-        return jax.lax.scan(lambda s, idx: one(s, x[idx], y[idx]), state, batches)
-
-    @jax.jit
-    def run_whole(state, x, y, count):  # count: (k,), only its length matters
-        return jax.lax.scan(lambda s, _: one(s, x, y), state, count)
-
+    take = (lambda x, y, _: (x, y)) if plan.whole else (lambda x, y, idx: (x[idx], y[idx]))
+    if shard is not None:  # data_parallel: the global batch sharded over the devices
+        take = (lambda gather: lambda x, y, row: tuple(map(shard, gather(x, y, row))))(take)
+    epoch_program = compiled_loop.compiled(step, graphdef, take)
     compiled = {}
 
-    def call(fn, state, arg):
-        key = (fn, arg.shape)
-        if key not in compiled:
+    def call(rows):
+        if rows.shape not in compiled:
             with clock.compiling():
-                compiled[key] = fn.lower(state, x, y, arg).compile()
+                compiled[rows.shape] = epoch_program.lower(state, x, y, rows).compile()
         with clock.training():
-            return jax.block_until_ready(compiled[key](state, x, y, arg))
+            return jax.block_until_ready(compiled[rows.shape](state, x, y, rows))
 
     total = steps or epochs * plan.per_epoch
     # Full-batch runs without per-epoch work go in ~20 chunks of epochs, not one call per epoch.
     chunk = max(1, min(total, total // 20)) if plan.whole and after_epoch is None else 1
     losses, done, epoch = [], 0, 0
     while done < total:
-        if plan.whole:
+        if plan.whole:  # the rows only count the steps: every step sees the whole set
             count = min(chunk * plan.per_epoch, total - done)
-            state, l = call(run_whole, state, jnp.zeros(count))
-            losses.append(l)
+            groups = [jnp.zeros(count, jnp.int32)]
         else:
             count = min(plan.per_epoch, total - done)
-            order = plan.order(epoch)
-            k = min(count, plan.n // plan.size)
-            if k:
-                state, l = call(run_batches, state, jnp.asarray(order[:k * plan.size].reshape(k, plan.size)))
-                losses.append(l)
-            if count > k:  # the last partial batch
-                state, l = call(run_batches, state, jnp.asarray(order[k * plan.size:][None]))
-                losses.append(l)
+            groups, left = [], count
+            for rows in plan.by_shape(epoch):  # the full batches, then the partial last one
+                if left:
+                    groups.append(jnp.asarray(rows[:left]))
+                    left -= len(groups[-1])
+        for rows in groups:
+            state, l = call(rows)
+            losses.append(l)
         done += count
         epoch += -(-count // plan.per_epoch)
         nnx.update(graph, state)
@@ -209,18 +195,26 @@ def fit(step, model, optimizer, x, y, plan, *, epochs: int, steps: int | None, c
     return np.concatenate([np.asarray(l) for l in losses])
 
 
-def _optimizer_state(optimizer) -> bool:
-    """Whether the optimizer is state the step updates, split and merged with the model: an
-    nnx.Optimizer, or a dict of them (one per model, for models trained together)."""
-    if isinstance(optimizer, dict):
-        return bool(optimizer) and all(isinstance(o, nnx.Optimizer) for o in optimizer.values())
-    return isinstance(optimizer, nnx.Optimizer)
+def train_as_written(lesson, model, optimizer, data, hp: dict, *, seed: int, epochs: int, step=None, clock):
+    """``--loop train``: the lesson's own ``train`` (``step``: the variant's step, for a lesson with
+    several), timed with its compilations set apart: JAX reports each trace, lowering and XLA
+    compilation (jax.monitoring), and that time goes to ``clock.compile_s``, as the fast path's does."""
+    spans = []
 
+    def compiling(event, start, end, **_):
+        if event.startswith("/jax/core/compile/"):
+            spans.append((start, end))
 
-def train_as_written(lesson, model, optimizer, data, hp: dict, *, seed: int, epochs: int, step=None):
-    """``--loop course``: the lesson's own ``train``, an nnx.jit step called once per batch
-    (``step``: the variant's step, for a lesson with several)."""
-    return lesson.train(model, optimizer, data, hp, seed=seed, epochs=epochs, **({} if step is None else {"step": step}))
+    jax.monitoring.register_event_time_span_listener(compiling)
+    try:
+        with clock.training():
+            out = lesson.train(model, optimizer, data, hp, seed=seed, epochs=epochs,
+                               **({} if step is None else {"step": step}))
+            jax.block_until_ready(out)
+    finally:
+        jax.monitoring.unregister_event_time_span_listener(compiling)
+    clock.set_apart(spans)
+    return out
 
 
 def sync(device) -> None:

@@ -11,7 +11,7 @@ Where the course differs (the spec lists it): its BN and dropout models share th
 a bug (each model has its own here); it averages the evaluation over drop_last batches (here
 over every sample). Twin: torch_impl/batchnorm.py. Hazards (`lessons hazards`): init,
 adam_bias_correction, bn_momentum, bn_running_var.
-`lessons run` scans train_step below in one compiled epoch; `--loop course` runs train().
+`lessons run` runs train() below; `--loop fast` scans train_step in one compiled epoch (compiled_loop.py).
 """
 import jax
 import jax.numpy as jnp

@@ -10,7 +10,7 @@ tutorial's CustomImageDataset with PIL for read_image. transforms: x / 255 with 
 jax.nn.one_hot, on Fashion-MNIST (--data full) or the embedded MNIST digits. Labels collate to
 int32 (torch: int64) unless x64 is on. The spec lists where the course differs.
 Twin: torch_impl/datasets.py. Hazard (`lessons hazards`): init.
-`lessons run` scans train_step below in one compiled epoch; `--loop course` runs train().
+`lessons run` runs train() below; `--loop fast` scans train_step in one compiled epoch (compiled_loop.py).
 """
 import tempfile
 from pathlib import Path

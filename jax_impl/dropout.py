@@ -10,7 +10,7 @@ drop_last, p 0.3, 10 epochs); where ours differ (seed, data, evaluation over eve
 spec says why. The masks' stream is explicit: nnx.Rngs(seed) gives the init, then a stream in
 Dropout's state that advances every call; it differs from torch's generator, so the two are
 compared by accuracy over seeds. Twin: torch_impl/dropout.py. Hazards: init, adam_bias_correction.
-`lessons run` scans train_step below in one compiled epoch; `--loop course` runs train().
+`lessons run` runs train() below; `--loop fast` scans train_step in one compiled epoch (compiled_loop.py).
 """
 import optax
 from flax import nnx

@@ -10,7 +10,7 @@ prints train accuracy 0.9998 (GD) and 0.9992 (SGD); its GPU variant is this code
 gpu. The embedded 800 digits take batches of 128, keeping 7 per epoch (the spec lists the
 deviations). Twin: torch_impl/gd_vs_sgd.py. Hazards (`lessons hazards`): init, bce_clamp,
 adam_bias_correction.
-`lessons run` scans train_step below in one compiled epoch; `--loop course` runs train().
+`lessons run` runs train() below; `--loop fast` scans train_step in one compiled epoch (compiled_loop.py).
 """
 import numpy as np
 from flax import nnx

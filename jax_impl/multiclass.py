@@ -8,7 +8,7 @@ optax.softmax_cross_entropy_with_integer_labels takes the raw logits with intege
 The course (000, section 5) trains on full MNIST 0/1/2 with seed 43052 and prints train accuracy
 0.9827; here the default data are the embedded digits (the spec lists the deviations).
 Twin: torch_impl/multiclass.py. Hazards (`lessons hazards`): init, adam_bias_correction.
-`lessons run` scans train_step below in one compiled epoch; `--loop course` runs train().
+`lessons run` runs train() below; `--loop fast` scans train_step in one compiled epoch (compiled_loop.py).
 """
 import optax
 from flax import nnx

@@ -10,7 +10,7 @@ variant from unseeded torch draws; here both frameworks start from one numpy dra
 distribution (the spec lists the deviations). Also shown: gradients summed by hand where torch
 accumulates .grad (accumulated_grads), and stop_gradient for .detach() (grads_with_detached).
 Twin: torch_impl/poly_fit.py. Hazard (`lessons hazards`): rmsprop_defaults.
-`lessons run` scans the variant's step (train_step for optim) in one compiled loop; `--loop course` runs train().
+`lessons run` runs train() below; `--loop fast` scans the variant's step (train_step for optim) in one compiled loop.
 """
 import jax
 import jax.numpy as jnp

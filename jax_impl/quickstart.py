@@ -10,7 +10,7 @@ The course (001) follows the tutorial on Fashion-MNIST (--data full: 60,000 imag
 by default the same network learns the embedded MNIST digits, shuffled since they are stored
 class by class. The note gives no optimizer settings; the spec's are each algorithm's usual ones.
 Twin: torch_impl/quickstart.py. Hazards (`lessons hazards`): init, rmsprop_defaults, adam_bias_correction.
-`lessons run` scans train_step below in one compiled epoch; `--loop course` runs train().
+`lessons run` runs train() below; `--loop fast` scans train_step in one compiled epoch (compiled_loop.py).
 """
 import numpy as np
 import optax
@@ -82,7 +82,7 @@ def evaluate(model, x, y):
 
 def train(model, optimizer, data, hp, *, seed, epochs):
     x_train, y_train, x_test, y_test = data
-    plan = BatchPlan(len(x_train), hp["batch_size"], shuffle=hp["shuffle"], seed=seed)
+    plan = BatchPlan(len(x_train), hp["batch_size"], shuffle=hp["shuffle"], drop_last=hp["drop_last"], seed=seed)
     step, score = nnx.jit(train_step), nnx.jit(evaluate)
     losses = []
     model.train()

@@ -11,7 +11,7 @@ The course (003, [5]) tests on mnist_test.test_data.float(), raw 0..255 pixels, 
 on 0..1 ones; here the test set is scaled like the training set, and evaluate also reports the
 course's way (*_raw_pixels): 255 Wx + b ranks classes like Wx + b/255, so accuracy barely moves
 while the loss saturates. Twin: torch_impl/softmax_regression.py. Hazard (`lessons hazards`): init.
-`lessons run` scans train_step below in one compiled epoch; `--loop course` runs train().
+`lessons run` runs train() below; `--loop fast` scans train_step in one compiled epoch (compiled_loop.py).
 """
 import jax
 import jax.numpy as jnp

@@ -7,7 +7,7 @@ SGD lr 1, 10001 full-batch steps, then accuracy of (output > 0.5). Some seeds ge
 accuracy 0.5 (the spec's parity seeds include two); nnx.Rngs(777) draws other weights than
 torch.manual_seed(777), so parity runs start both from torch's. Twin: torch_impl/xor.py.
 Hazards (`lessons hazards`): init, bce_clamp.
-`lessons run` scans train_step below in one compiled loop; `--loop course` runs train().
+`lessons run` runs train() below; `--loop fast` scans train_step in one compiled loop (compiled_loop.py).
 """
 import jax.numpy as jnp
 import numpy as np

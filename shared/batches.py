@@ -94,6 +94,15 @@ class BatchPlan:
         return batch_plan(self.n, self.size, shuffle=self.shuffle, drop_last=self.drop_last, seed=self.seed,
                           epoch=epoch)
 
+    def by_shape(self, epoch: int) -> list[np.ndarray]:
+        """The epoch's batches as index matrices of one batch size each: (k, size) for the full
+        batches, then (1, rest) for a last, smaller one (drop_last off). What a compiled scan over
+        the epoch takes: one program per shape."""
+        batches = self.epoch(epoch)
+        full = [b for b in batches if len(b) == self.size]
+        rest = [b for b in batches if len(b) != self.size]
+        return [np.stack(group) for group in (full, rest) if group]
+
     def epochs_for(self, steps: int) -> int:
         """The whole epochs that cover ``steps`` steps."""
         return -(-steps // self.per_epoch)

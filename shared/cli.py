@@ -1,7 +1,7 @@
 """The `lessons` command: list, run and compare the lessons in either framework.
 
     lessons list
-    lessons run LESSON --framework torch|jax|both
+    lessons run LESSON --framework torch|jax|both [--set KEY=VALUE ...] [--loop train|fast]
     lessons compare LESSON|--all
     lessons parity LESSON [--dtype float64] [--hazard NAME]
     lessons hazards
@@ -20,7 +20,9 @@ with interrupts.quiet_while_importing():  # Ctrl-C in the first second: one line
     import argparse
     import json
     import os
+    import shutil
     import sys
+    import textwrap
     from pathlib import Path
 
     import numpy as np
@@ -29,10 +31,12 @@ with interrupts.quiet_while_importing():  # Ctrl-C in the first second: one line
     from shared.errors import DataError, LessonError
     from shared.harness import distributed, launchers, runner
     from shared.harness import records as records_io
-    from shared.harness.config import DATA_SOURCES, DEVICES, FRAMEWORKS, LOOPS, RunConfig
+    from shared.harness.config import (DATA_SOURCES, DEVICES, FRAMEWORKS, LOOP_FAST, LOOP_OWN, LOOP_TEXT, LOOPS,
+                                       RunConfig)
     from shared.harness.precision import DEFAULT, DTYPES
     from shared.harness.records import Record
     from shared.outputs import OutputDir
+    from shared.specs import settings
     from shared.tools import bench, hazards, parity, plots, report, results
 
 EXIT_USAGE = 2
@@ -52,7 +56,14 @@ def run_lesson(spec, frameworks: list[str], cfg: RunConfig) -> list[Record]:
     return records
 
 
-def _common_options(p: argparse.ArgumentParser) -> None:
+# What each loop is, said under a table: what ran, and the other one.
+LOOP_NOTE = {LOOP_OWN: f"{LOOP_TEXT[LOOP_OWN]} (--loop fast: the harness's fast path over the same train_step)",
+             LOOP_FAST: f"{LOOP_TEXT[LOOP_FAST]}; `lessons run` runs each lesson's own train()"}
+
+
+def _common_options(p: argparse.ArgumentParser, loop: str | None = None) -> None:
+    """The options every running command takes; ``loop``: --loop with that default (None: no --loop,
+    the command always uses the fast path)."""
     p.add_argument("--device", default="cpu", choices=DEVICES, help="cpu (default), gpu, or auto")
     p.add_argument("--data", default="embedded", choices=DATA_SOURCES,
                    help="embedded: the 5,000 offline MNIST digits (default); full: the full datasets; "
@@ -71,9 +82,13 @@ def _common_options(p: argparse.ArgumentParser) -> None:
                         "the processes started)")
     p.add_argument("--force", action="store_true",
                    help="replace files in --out that lessons did not write, or that were changed since")
-    p.add_argument("--loop", default="ours", choices=LOOPS,
-                   help="ours: the harness's fast path over the lesson's train_step (default); course: the "
-                        "lesson's own train() as the course writes it (DataLoader / a jitted step per batch)")
+    p.add_argument("--set", dest="settings", action="append", default=[], metavar="KEY=VALUE",
+                   help="use VALUE for the lesson's setting KEY instead of the spec's (repeatable), e.g. "
+                        "--set lr=0.05 --set batch_size=32; an unknown KEY lists the lesson's settings")
+    if loop is not None:
+        p.add_argument("--loop", default=loop, choices=LOOPS,
+                       help=f"train: the lesson's own train(), as its file shows it; fast: the harness's fast "
+                            f"path over the lesson's train_step (the same batches, faster). Default: {loop}")
 
 
 def parser() -> argparse.ArgumentParser:
@@ -83,7 +98,7 @@ def parser() -> argparse.ArgumentParser:
     r = sub.add_parser("run", help="run one lesson in one framework or both")
     r.add_argument("lesson")
     r.add_argument("--framework", default="both", choices=(*FRAMEWORKS, "both"))
-    _common_options(r)
+    _common_options(r, loop=LOOP_OWN)
     j = r.add_argument_group("one of several JAX processes (what jax.distributed.initialize takes; or set "
                              "JAX_COORDINATOR_ADDRESS, JAX_NUM_PROCESSES, JAX_PROCESS_ID)")
     j.add_argument("--coordinator-address", metavar="HOST:PORT", help="where process 0 serves the coordinator")
@@ -94,7 +109,7 @@ def parser() -> argparse.ArgumentParser:
     c.add_argument("--all", action="store_true", help="every lesson")
     c.add_argument("--skip-missing", action="store_true",
                    help="with --all, exit 0 even when a lesson is skipped for missing data (else exit 1)")
-    _common_options(c)
+    _common_options(c, loop=LOOP_FAST)
     q = sub.add_parser("parity", help="both frameworks from the same weights and batches, step by step")
     q.add_argument("lesson")
     q.add_argument("--dtype", default="float32", choices=DTYPES)
@@ -136,10 +151,13 @@ def _views_parsers(sub) -> None:
     n.add_argument("--device", default="cpu", choices=DEVICES, help="the notebook's run uses this device")
     n.add_argument("--force", action="store_true",
                    help="replace notebooks in --out that lessons did not write, or that were changed since")
+    n.add_argument("--set", dest="settings", action="append", default=[], metavar="KEY=VALUE",
+                   help="the notebook's settings cell starts with this change (repeatable)")
 
 
-def _config(args) -> RunConfig:
+def _config(args, spec=None) -> RunConfig:
     """The run's settings, checked (one line and exit 2 for a bad one), and --out, before anything runs.
+    ``spec``: the one lesson --set applies to (None: --all, where --set is refused).
 
     Under torchrun or JAX's coordinator settings (shared/harness/launchers.py) this process is one of
     the run's: --workers is their number, and only process 0 prints (progress too) and writes.
@@ -157,7 +175,8 @@ def _config(args) -> RunConfig:
         workers = launch.processes   # one device each; --workers K where the processes have K devices in all
     cfg = RunConfig(device=args.device, data=args.data, seed=args.seed, epochs=args.epochs,
                     progress=args.progress and (launch is None or launch.lead), mirror=args.mirror,
-                    local_data=local_data, loop=args.loop, workers=workers, launch=launch)
+                    local_data=local_data, loop=getattr(args, "loop", LOOP_FAST), workers=workers, launch=launch,
+                    overrides=_overrides(args, spec))
     if launch is None or launch.lead:
         _output(args).check()
     return cfg
@@ -166,6 +185,23 @@ def _config(args) -> RunConfig:
 def _output(args) -> OutputDir:
     """--out, as a directory whose files lessons replaces only when it wrote them (shared/outputs.py)."""
     return OutputDir(args.out, force=getattr(args, "force", False))
+
+
+def _overrides(args, spec) -> dict:
+    """--set KEY=VALUE for ``spec``'s lesson, parsed to each setting's type and checked."""
+    if not args.settings:
+        return {}
+    if spec is None:
+        raise LessonError("--set changes one lesson's settings; name the lesson instead of --all")
+    changes = settings.parse(spec, args.settings)
+    if "epochs" in changes and args.epochs is not None:
+        raise LessonError("give --epochs N or --set epochs=N, not both")
+    return changes
+
+
+def _say(text: str) -> None:
+    """Prose, wrapped at the terminal's width."""
+    print(textwrap.fill(text, width=max(40, shutil.get_terminal_size((100, 24)).columns - 1)))
 
 
 def cmd_list(args) -> int:
@@ -193,10 +229,10 @@ def _check_runs(lesson_specs, cfg: RunConfig, command: str, frameworks) -> None:
 
 
 def cmd_run(args) -> int:
-    cfg = _config(args)
-    frameworks = list(FRAMEWORKS) if getattr(args, "framework", "both") == "both" else [args.framework]
     names = _lesson_names(args)
     lesson_specs = {n: specs.get(n) for n in names}  # validate every name before running anything
+    cfg = _config(args, lesson_specs[names[0]] if len(names) == 1 else None)
+    frameworks = list(FRAMEWORKS) if getattr(args, "framework", "both") == "both" else [args.framework]
     _check_runs(lesson_specs.values(), cfg, args.command, frameworks)
     out = _output(args)
     lead = cfg.launch is None or cfg.launch.lead   # one of several launched processes: process 0 reports
@@ -225,9 +261,12 @@ def cmd_run(args) -> int:
         print(results.comparison_table(records, lesson_specs))
         print()
         print(results.format_table(*results.detail_cells(records, spec.details)))
+        print()
+        _say(f"Trained with {LOOP_NOTE[cfg.loop]}.")
+        changed = settings.described(spec, [r.overrides for r in records], epochs_flag=cfg.epochs is not None)
         if spec.course:
-            print(f"\nThe course ({spec.course['note']}) and our defaults\n")
-            print(results.format_table(["setting", "course", "ours", "why ours differs"], spec.course_rows()))
+            print(f"\nThe course ({spec.course['note']}) and " + ("this run" if changed else "our defaults") + "\n")
+            print(results.format_table(["setting", "course", "ours", "why ours differs"], spec.course_rows(changed)))
         for path in written:
             print(f"wrote {path}")
     if not lead:
@@ -259,7 +298,7 @@ def cmd_hazards(args) -> int:
 
 def cmd_parity(args) -> int:
     spec = specs.get(args.lesson)
-    cfg = _config(args).replace(dtype=args.dtype)
+    cfg = _config(args, spec).replace(dtype=args.dtype)
     if args.steps is not None and args.steps < 1:
         raise LessonError(f"--steps must be at least 1, got {args.steps}")
     hazard = hazards.check(args.hazard, spec.name) if args.hazard is not None else None  # "" is no hazard's name
@@ -282,7 +321,8 @@ def cmd_parity(args) -> int:
                                     hazard=hazard.name if hazard else None)
     # the plot first: then a terminal that fails loses nothing
     path = out.write({png: parity.plot_png(found, f"{spec.name}: |Δloss| per step ({cfg.dtype})")})[0]
-    print(f"\n{spec.title}: torch vs jax from torch's initial weights (seed {seed}), {cfg.dtype}, {found[0].rel.size} steps\n")
+    print(f"\n{spec.title}: torch vs jax from torch's initial weights (seed {seed}), {cfg.dtype}, "
+          f"{found[0].rel.size} steps, by the harness's fast path\n")
     print(parity.summary_table(found))
     for r in found:
         print(f"\n{r.variant}: final parameter differences\n")
@@ -310,7 +350,8 @@ def _parity_bands(spec, cfg: RunConfig) -> int:
         overlap = max(t.min(), j.min()) <= min(t.max(), j.max())
         rows.append([variant, f"{t.mean():.4f} ± {t.std():.4f}", f"{j.mean():.4f} ± {j.std():.4f}",
                      f"{abs(t.mean() - j.mean()):.4f}", "yes" if overlap else "NO"])
-    print(f"\n{spec.title}: stochastic, compared by accuracy bands over seeds {list(seeds)}\n")
+    print(f"\n{spec.title}: stochastic, compared by accuracy bands over seeds {list(seeds)}, trained by the "
+          f"harness's fast path\n")
     print(results.format_table(["variant", "torch mean ± sd", "jax mean ± sd", "|Δ mean|", "ranges overlap"], rows))
     return 0
 
@@ -325,7 +366,7 @@ def cmd_bench(args) -> int:
                               + ", ".join(s.name for s in specs.all_specs() if s.bench))
     else:
         names = [s.name for s in specs.all_specs() if s.bench]
-    cfg = _config(args).replace(precision=DEFAULT, progress=False)
+    cfg = _config(args, specs.get(names[0]) if args.lesson else None).replace(precision=DEFAULT, progress=False)
     _check_runs([specs.get(n) for n in names], cfg, "bench", FRAMEWORKS)
     out = _output(args)
     out.check([args.out / "bench.json"])
@@ -333,19 +374,28 @@ def cmd_bench(args) -> int:
     rate = max(rates.values())
     print("float32 matmul rate: " + ", ".join(f"{fw} {r / 1e9:.0f} GFLOP/s" for fw, r in rates.items())
           + f"; floor uses {rate / 1e9:.0f}; each framework's default precision; data: --data fullsize")
-    rows, worker_rows = [], []
+    rows, worker_rows, form_rows = [], [], []
     for name in names:
         spec = specs.get(name)
         print(f"· {name}", file=sys.stderr, flush=True)
         if spec.bench.workers:  # data_parallel: speed against the number of workers
             worker_rows += bench.measure_workers(spec, cfg, args.repeats)
-            continue
-        rows += bench.measure(spec, cfg, rate, args.repeats)
-    payload = {**bench.as_json(rows, rates), **({"workers": worker_rows} if worker_rows else {})}
+        elif spec.bench.forms:  # compiled_loop: each variant is a form of the loop, timed in its own train()
+            form_rows += bench.measure_forms(spec, cfg, rate, args.repeats)
+        else:
+            rows += bench.measure(spec, cfg, rate, args.repeats)
+    payload = {**bench.as_json(rows, rates), **({"workers": worker_rows} if worker_rows else {}),
+               **({"forms": form_rows} if form_rows else {})}
     path = out.write_text(args.out / "bench.json", json.dumps(payload, indent=1))  # first: see cmd_run
     if rows:
         print()
+        _say("The fast path (the harness's loop over each lesson's train_step) against the floor and the "
+             "lesson's own train() (--loop train):")
+        print()
         print(bench.table(rows))
+    if form_rows:
+        print(f"\n{form_rows[0]['lesson']}: each form of the loop in its own train(), compilation apart\n")
+        print(bench.forms_table(form_rows))
     if worker_rows:
         print("\nData parallel: speed against the number of workers (torch: processes, JAX: devices)\n")
         print(bench.workers_table(worker_rows))

@@ -7,7 +7,7 @@ import functools
 
 import pytest
 
-from shared.harness.config import RunConfig
+from shared.harness.config import LOOP_FAST, RunConfig
 
 pytest_plugins = ("support.runs", "support.mirrors", "support.procs")
 
@@ -61,5 +61,6 @@ def no_gpu() -> str:
 
 @pytest.fixture
 def cfg(device) -> RunConfig:
-    """Strict precision (TF32 off), no progress bars, on each available device."""
-    return RunConfig(device=device, progress=False)
+    """Strict precision (TF32 off), no progress bars, the fast path (the lessons' own loops: the battery's
+    train-loop test), on each available device."""
+    return RunConfig(device=device, progress=False, loop=LOOP_FAST)

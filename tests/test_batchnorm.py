@@ -1,6 +1,6 @@
 """batchnorm: own layers per model, train/eval mode, per-epoch curves, BatchNorm's running statistics,
 and the hazards bn_momentum, bn_running_var and adam_bias_correction (targets over seeds, the
-course loop and parity: test_every_lesson.py)."""
+train() loop and parity: test_every_lesson.py)."""
 import numpy as np
 import pytest
 import torch

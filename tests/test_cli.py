@@ -1,8 +1,10 @@
 """The `lessons` command: listing, a real run, and one-line errors with exit code 2."""
 import json
 import os
+import shutil
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 
@@ -321,3 +323,24 @@ def test_parity_of_a_stochastic_lesson_compares_bands_over_the_targets_seeds(mon
     assert f"over seeds {list(seeds)}" in out
     (row,) = [line for line in out.splitlines() if line.startswith("dropout")]
     assert row.split()[1:] == ["0.9400", "±", "0.0082", "0.9450", "±", "0.0082", "0.0050", "yes"]
+
+
+@pytest.mark.parametrize("framework", ["torch", "jax"])
+def test_lessons_run_runs_the_train_the_file_shows(tmp_path, framework):
+    """A copy of the project whose xor train() raises: `lessons run` fails in that train() (it runs
+    what the file shows), while `--loop fast` (the harness's loop over train_step) succeeds."""
+    root = Path(cli.__file__).resolve().parents[1]
+    for package in ("shared", "torch_impl", "jax_impl"):
+        shutil.copytree(root / package, tmp_path / package, ignore=shutil.ignore_patterns("__pycache__"))
+    lesson = tmp_path / f"{framework}_impl" / "xor.py"
+    head = "def train(model, optimizer, data, hp, *, seed, epochs):\n"
+    lesson.write_text(lesson.read_text().replace(head, head + "    raise RuntimeError('the edited train() ran')\n"))
+    env = {**os.environ, "PYTHONPATH": str(tmp_path)}
+    run = lambda *extra: subprocess.run(
+        [sys.executable, "-m", "shared.cli", "run", "xor", "--framework", framework, "--epochs", "5", "--no-progress",
+         "--out", str(tmp_path / "out"), *extra], capture_output=True, text=True, cwd=tmp_path, env=env)
+    edited = run()
+    assert edited.returncode == 1 and "RuntimeError: the edited train() ran" in edited.stderr, edited.stderr
+    fast = run("--loop", "fast")
+    assert fast.returncode == 0, fast.stderr
+    assert "Trained with the harness's fast path" in fast.stdout

@@ -1,5 +1,5 @@
 """datasets: the same batches, items and transforms in both frameworks; slope ~2 by GD and by SGD
-(targets, the course loop and per-step parity: test_every_lesson.py)."""
+(targets, the train() loop and per-step parity: test_every_lesson.py)."""
 import numpy as np
 import pytest
 import torch

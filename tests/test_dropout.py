@@ -9,7 +9,7 @@ import torch
 from shared import specs
 from shared.data import DataSource, load_images
 from shared.harness import sides
-from shared.harness.config import FRAMEWORKS, RunConfig
+from shared.harness.config import FRAMEWORKS, LOOP_FAST, RunConfig
 from shared.harness.session import Session
 
 SPEC = specs.get("dropout")
@@ -114,7 +114,7 @@ def test_every_epoch_is_evaluated_in_eval_mode(runs, cfg):
 def test_forgetting_eval_mode_costs_accuracy():
     """After training, the test split scored in train mode (a random sub-network per sample, what
     forgetting model.eval() measures) is less accurate than in eval mode, in both frameworks."""
-    cfg = RunConfig(progress=False, epochs=2)
+    cfg = RunConfig(progress=False, epochs=2, loop=LOOP_FAST)
     for fw in FRAMEWORKS:
         s = Session(SPEC, fw, cfg)
         with s.placed():

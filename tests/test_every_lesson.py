@@ -2,7 +2,7 @@
 
 - each variant reaches its target in both frameworks, within the framework tolerance (over the
   target's tol_seeds where one seed's gap is noise);
-- the lesson's own ``train()`` (``--loop course``) gives the fast path's numbers;
+- the lesson's own ``train()`` (``--loop train``, what `lessons run` runs) gives the fast path's numbers;
 - from torch's initial weights on the same batches, the float32 losses agree step by step
   (Parity.loss_rel over the first steps, final_rel at the last);
 - in float64 they agree at every traced step (Parity.float64_rel).
@@ -17,7 +17,7 @@ import pytest
 from shared import specs
 from shared.data import DataSource, load_images
 from shared.errors import DataError
-from shared.harness.config import FRAMEWORKS, RunConfig
+from shared.harness.config import FRAMEWORKS, LOOP_FAST, LOOP_OWN, RunConfig
 from shared.tools import parity
 
 SPECS = specs.all_specs()
@@ -28,8 +28,8 @@ def _params(pairs):
 
 
 TARGETS = _params((s, v) for s in SPECS for v in s.variants)
-COURSE_LOOPS = _params((s, v) for s in SPECS if s.parity.course_loop_epochs
-                       for v in (s.parity.course_loop_variants or s.trained))
+TRAIN_LOOPS = _params((s, v) for s in SPECS if s.parity.train_loop_epochs
+                       for v in (s.parity.train_loop_variants or s.trained))
 # float32 parity runs on the embedded digits, and on full Fashion-MNIST where the lesson has
 # targets for it (skipped where it is not on the machine).
 FIRST_STEPS = [pytest.param(s, v, data, id=f"{s.name}-{v}-{data}", marks=[pytest.mark.slow] if data != "embedded" else [])
@@ -48,25 +48,27 @@ def test_targets_in_both_frameworks(runs, cfg, spec, variant):
         assert abs(np.mean(values["torch"]) - np.mean(values["jax"])) <= target.framework_tol, values
 
 
-@pytest.mark.parametrize("spec,variant", COURSE_LOOPS)
-def test_course_loop_gives_the_fast_paths_numbers(runs, spec, variant):
-    """`--loop course` (the lesson's own train(): a DataLoader / an nnx.jit step per batch) trains on
-    the same batches as the fast path (and draws the same masks), so each framework's per-step
-    losses, per-epoch curves and final metrics agree across the two forms."""
+@pytest.mark.parametrize("spec,variant", TRAIN_LOOPS)
+def test_train_loop_gives_the_fast_paths_numbers(runs, spec, variant):
+    """`--loop train` (the lesson's own train(), what `lessons run` runs: a DataLoader / an nnx.jit step
+    per batch) trains on the same batches as the fast path (and draws the same masks), so each
+    framework's per-step losses, per-epoch curves and final metrics agree across the two forms, and
+    the own loop's time leaves its compilations out, as the fast path's does."""
     p = spec.parity
-    cfg = RunConfig(progress=False, epochs=p.course_loop_epochs)
-    fast, course = runs.both(spec, cfg), runs.both(spec, cfg.replace(loop="course"))
+    cfg = RunConfig(progress=False, epochs=p.train_loop_epochs, loop=LOOP_FAST)
+    fast, course = runs.both(spec, cfg), runs.both(spec, cfg.replace(loop=LOOP_OWN))
     for fw in FRAMEWORKS:
         f, c = fast[fw][variant], course[fw][variant]
         assert f.steps > 0 and len(c.history["loss"]) == len(f.history["loss"]) == f.steps, fw
         np.testing.assert_allclose(c.history["loss"], f.history["loss"], rtol=1e-5, err_msg=fw)
-        for k in set(f.history) - {"loss"}:  # per-epoch curves; a course loop may evaluate once, at the end
+        for k in set(f.history) - {"loss"}:  # per-epoch curves; a train() loop may evaluate once, at the end
             want = f.history[k] if len(c.history[k]) == len(f.history[k]) else f.history[k][-1:]
             np.testing.assert_allclose(c.history[k], want, rtol=1e-4 if "loss" in k else 0,
-                                       atol=p.course_loop_tol, err_msg=f"{fw} {k}")
+                                       atol=p.train_loop_tol, err_msg=f"{fw} {k}")
         assert set(c.metrics) == set(f.metrics), fw
         for k, v in f.metrics.items():
-            assert abs(c.metrics[k] - v) <= p.course_loop_tol * max(1.0, abs(v)), (fw, k, c.metrics[k], v)
+            assert abs(c.metrics[k] - v) <= p.train_loop_tol * max(1.0, abs(v)), (fw, k, c.metrics[k], v)
+        assert c.train_s > 0 and (fw == "torch" or c.compile_s > 0), (fw, c.compile_s)  # JAX compiles every run
 
 
 @pytest.mark.parametrize("spec,variant,data", FIRST_STEPS)

@@ -12,7 +12,7 @@ import pytest
 
 from shared import cli, specs
 from shared.harness import runner, sides
-from shared.harness.config import FRAMEWORKS, RunConfig
+from shared.harness.config import FRAMEWORKS, LOOP_FAST, LOOP_OWN, RunConfig
 from shared.views import kernel, notebook, twins
 
 
@@ -53,7 +53,8 @@ def test_notebook_has_the_explanation_and_each_pair_as_a_torch_cell_then_a_jax_c
     expected = [f"%%{fw}\n{p.side(fw).source}" for p in lesson.pairs if p.kind != "main" for fw in FRAMEWORKS]
     assert cells == expected
     run_cell = next(c for c in _code(nb) if "runner.run(" in c)
-    assert "RunConfig(device='cpu', data='embedded', seed=None, epochs=None, progress=False)" in run_cell
+    assert ("RunConfig(device='cpu', data='embedded', seed=None, epochs=None, loop='train', "
+            "overrides=settings.check(spec, changes), progress=False)") in run_cell
     assert "for fw in ('torch', 'jax',)" in run_cell and "comparison_table" in run_cell
 
 
@@ -138,6 +139,25 @@ def test_cells_run_in_their_own_module_and_the_runner_uses_it(fresh_modules):
     cfg = RunConfig(epochs=3, progress=False)
     losses = runner.run(specs.get("multiclass"), "torch", cfg)[0].history["loss"]
     assert len(losses) == 3 and losses[0] == losses[1] == losses[2]
+
+
+def test_the_run_trains_the_train_cell_it_shows(fresh_modules):
+    """The notebook's run (loop='train', what `lessons run` runs) calls the train cell as edited: a
+    train() made to raise makes the run fail; the fast path (loop='fast') does not call it."""
+    shell = _Shell()
+    for fw in FRAMEWORKS:
+        kernel.module(fw, "multiclass", shell)
+    for pair in twins.load("multiclass").pairs:
+        if pair.kind != "main":
+            for fw in FRAMEWORKS:
+                shell.magics[fw]("", pair.side(fw).source)
+    for fw in FRAMEWORKS:
+        shell.magics[fw]("", "def train(model, optimizer, data, hp, *, seed, epochs):\n"
+                             "    raise RuntimeError('the edited train() ran')\n")
+        with pytest.raises(RuntimeError, match="the edited train"):
+            runner.run(specs.get("multiclass"), fw, RunConfig(epochs=1, progress=False, loop=LOOP_OWN))
+        (record,) = runner.run(specs.get("multiclass"), fw, RunConfig(epochs=1, progress=False, loop=LOOP_FAST))
+        assert record.steps == 1
 
 
 @pytest.fixture

@@ -1,5 +1,5 @@
 """poly_fit: the published legendre result, the coefficients torch vs JAX vs the numpy reference, the
-custom backward, gradient state, the RMSprop hazard and the plots (targets, the course loop and
+custom backward, gradient state, the RMSprop hazard and the plots (targets, the train() loop and
 per-step parity: test_every_lesson.py)."""
 import jax
 import jax.numpy as jnp
@@ -11,7 +11,7 @@ from jax.test_util import check_grads
 from jax_impl import poly_fit as jx
 from shared import specs
 from shared.harness import runner
-from shared.harness.config import RunConfig
+from shared.harness.config import LOOP_FAST, LOOP_OWN, RunConfig
 from shared.lessons import polyfit
 from shared.tools import parity, plots
 from torch_impl import poly_fit as tx
@@ -68,11 +68,11 @@ def test_numpy_reference_agrees_with_both_frameworks(runs, cfg, dtype, variant):
         assert parity.rel_diff(ref_losses, trace["losses"]).max() <= P.bound(dtype), fw
 
 
-def test_course_loop_gives_the_fast_paths_coefficients(runs):
-    """The final coefficients of `--loop course` and the fast path, max |Δ| over max |coefficient|
+def test_train_loop_gives_the_fast_paths_coefficients(runs):
+    """The final coefficients of `--loop train` and the fast path, max |Δ| over max |coefficient|
     (each step's loss and each metric: test_every_lesson.py)."""
-    cfg = RunConfig(progress=False, epochs=P.course_loop_epochs)
-    fast, course = runs.both(SPEC, cfg), runs.both(SPEC, cfg.replace(loop="course"))
+    cfg = RunConfig(progress=False, epochs=P.train_loop_epochs, loop=LOOP_FAST)
+    fast, course = runs.both(SPEC, cfg), runs.both(SPEC, cfg.replace(loop=LOOP_OWN))
     for fw in fast:
         for variant in SPEC.variants:
             assert polyfit.coefficient_rel(fast[fw][variant].metrics, course[fw][variant].metrics) <= 1e-5, (fw, variant)

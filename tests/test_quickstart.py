@@ -1,5 +1,5 @@
 """quickstart: each optimizer steps alike in torch.optim and optax, the records name their data, and
-Adam learns from torch's weights in both frameworks (targets, the course loop and per-step parity:
+Adam learns from torch's weights in both frameworks (targets, the train() loop and per-step parity:
 test_every_lesson.py)."""
 import numpy as np
 import pytest

@@ -27,7 +27,7 @@ import pytest
 from shared import cli, specs
 from shared.harness import records
 from shared.tools import results
-from shared.views import site, twins
+from shared.views import concepts, site, twins
 
 SIZES = {"desktop": (1280, 800), "phone": (390, 844)}
 
@@ -75,7 +75,7 @@ def _code_lines(col: str) -> tuple[list[int], str]:
     pre = re.search(r"<pre[^>]*>(.*?)</pre>", col, re.S).group(1)
     numbers, lines = [], []
     for part in pre.split('<span class="line"')[1:]:
-        m = re.match(r' style="--i:\d+"><span class="lno">(\d+)</span>(.*)$', part, re.S)
+        m = re.match(r'(?: id="[a-z]+-L\d+")? style="--i:\d+"><span class="lno">(\d+)</span>(.*)$', part, re.S)
         numbers.append(int(m.group(1)))
         lines.append(html.unescape(re.sub(r"<[^>]+>", "", m.group(2))))
     return numbers, "\n".join(lines)
@@ -183,7 +183,7 @@ def test_pages_link_previous_next_and_their_notebooks(built):
 def test_site_is_offline_and_every_internal_link_resolves(built):
     out = built["site"]
     pages = sorted(out.glob("*.html"))
-    assert len(pages) == len(specs.LESSONS) + 1
+    assert len(pages) == len(specs.LESSONS) + 2  # the index and the JAX for PyTorch users page
     css = (out / "style.css").read_text()
     assert "@import" not in css and "url(" not in css and ".hl .k" in css  # pygments' colours, local
     for page in pages:
@@ -196,6 +196,48 @@ def test_site_is_offline_and_every_internal_link_resolves(built):
             assert target.is_file(), (page.name, ref)
             if frag and target.suffix == ".html":
                 assert f'id="{frag}"' in target.read_text(), (page.name, ref)
+
+
+def test_jax_for_pytorch_users_links_each_concept_to_the_lines_that_show_it(built):
+    """Every concept row links, for each framework, to the lesson page's line whose code holds the
+    idiom (found in the file by concepts.locate); the index and every page's navigation link to it."""
+    page = _html(built, concepts.PAGE)
+    rows = re.findall(r"<tr><td data-label=\"concept\">(.*?)</tr>", page, re.S)
+    assert len(rows) == len(concepts.CONCEPTS) >= 7
+    for concept, row in zip(concepts.CONCEPTS, rows):
+        links = re.findall(r'<a href="([a-z_]+)\.html#((torch|jax)-L(\d+))">([^<]+)</a>', row)
+        assert [fw for _, _, fw, _, _ in links] == ["torch", "jax"], concept.name
+        for (lesson, anchor, fw, line, label), where in zip(links, (concept.torch_at, concept.jax_at)):
+            assert (lesson, label) == (where.lesson, f"{fw}_impl/{lesson}.py:{line}")
+            target = _html(built, f"{lesson}.html")
+            m = re.search(rf'<span class="line" id="{anchor}"[^>]*><span class="lno">{line}</span>(.*?)</span>(?=<span '
+                          rf'class="line"|</pre>)', target, re.S)
+            assert m, (concept.name, anchor)
+            assert where.code in html.unescape(re.sub(r"<[^>]+>", "", m.group(1))), (concept.name, where.code)
+            file_line = (twins.ROOT / f"{fw}_impl" / f"{lesson}.py").read_text().splitlines()[int(line) - 1]
+            assert where.code in file_line
+    for name in ("index.html", "multiclass.html", concepts.PAGE):
+        assert f'href="{concepts.PAGE}"' in _html(built, name)
+    assert "lessons bench compiled_loop" in page  # no bench.json in the results: the page says how to get one
+
+
+def test_concepts_page_shows_the_forms_speeds_from_bench_json(tmp_path):
+    rows = [{"lesson": "compiled_loop", "variant": v, "framework": "jax", "compile_s": 0.5, "train_s": t,
+             "steps": 1200, "samples": 120000, "floor_s": 0.01, "speedup": 2.0 / t} for v, t in
+            (("as_written", 2.0), ("resident", 0.4), ("compiled", 0.1))]
+    (tmp_path / "bench.json").write_text(json.dumps({"forms": rows}))
+    body = concepts.body(tmp_path)
+    cells = [html.unescape(c) for c in re.findall(r'<td[^>]*>([^<]*)</td>', body.split('id="speed"')[1])]
+    assert cells == ["jax", "as_written", "600", "0.50", "1.0", "jax", "resident", "3,000", "0.50", "5.0",
+                     "jax", "compiled", "12,000", "0.50", "20.0"]
+
+
+def test_readme_concept_table_is_the_generated_one():
+    """README.md's "JAX for PyTorch users" table is concepts.markdown(): its links follow the files."""
+    readme = (twins.ROOT / "README.md").read_text()
+    table = readme.split("<!-- concepts -->\n", 1)[1].split("\n<!-- /concepts -->", 1)[0]
+    assert table == concepts.markdown(), "regenerate: python -c 'from shared.views import concepts; " \
+                                         "print(concepts.markdown())'"
 
 
 def test_site_bad_input_is_one_line_and_exit_2(tmp_path, capsys):
@@ -397,7 +439,7 @@ def test_every_page_in_headless_chromium_at_1280_and_390(built):
     failures = []
     try:
         browser.call("Page.enable")
-        pages = ["index.html", *(f"{n}.html" for n in specs.LESSONS)]
+        pages = ["index.html", concepts.PAGE, *(f"{n}.html" for n in specs.LESSONS)]
         for size, (w, h) in SIZES.items():
             for name in pages:
                 path = built["site"] / name
@@ -416,7 +458,7 @@ def test_every_page_in_headless_chromium_at_1280_and_390(built):
                         failures.append(f"{where}: link {link['href']} leaves the site")
                     elif not Path(urllib.parse.unquote(url.path)).is_file():
                         failures.append(f"{where}: link {link['href']} does not resolve")
-                if name == "index.html":
+                if name in ("index.html", concepts.PAGE):
                     continue
                 # what a reader selects and copies from a code block is the file's code, to the character
                 lesson = twins.load(path.stem)

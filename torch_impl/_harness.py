@@ -7,6 +7,7 @@ names with the same signatures (tests/test_structure.py checks both against the 
 """
 from __future__ import annotations
 
+import inspect
 import platform
 import sys
 import time
@@ -154,18 +155,59 @@ def fit(step, model, optimizer, x, y, plan, *, epochs: int, steps: int | None, c
 @contextmanager
 def _seeded(seed: int, device: torch.device):
     """Training draws (dropout masks) from torch's global generator seeded with the run's seed, so
-    a run repeats and the fast path and the course loop draw the same masks (fit takes the one
+    a run repeats and the fast path and the lesson's own loop draw the same masks (fit takes the one
     draw per epoch that a DataLoader iterator takes); the caller's generator state is put back."""
     with torch.random.fork_rng(devices=[device] if device.type == "cuda" else []):
         torch.manual_seed(seed)
         yield
 
 
-def train_as_written(lesson, model, optimizer, data, hp: dict, *, seed: int, epochs: int, step=None):
-    """``--loop course``: the lesson's own ``train``, a DataLoader loop with ``loss.item()`` per step
-    (``step``: the variant's step, for a lesson with several)."""
-    with _seeded(seed, data[0].device):
-        return lesson.train(model, optimizer, data, hp, seed=seed, epochs=epochs, **({} if step is None else {"step": step}))
+def train_as_written(lesson, model, optimizer, data, hp: dict, *, seed: int, epochs: int, step=None, clock):
+    """``--loop train``: the lesson's own ``train``, e.g. a DataLoader loop with ``loss.item()`` per step
+    (``step``: the variant's step, for a lesson with several). Eager torch compiles nothing; where a
+    lesson calls torch.compile (compiled_loop), TorchDynamo's compile callbacks mark each
+    compilation, and that time goes to ``clock.compile_s``, as the JAX side does with JAX's."""
+    with _seeded(seed, data[0].device), _compilations(lesson) as spans, clock.training():
+        out = lesson.train(model, optimizer, data, hp, seed=seed, epochs=epochs,
+                           **({} if step is None else {"step": step}))
+        sync(data[0].device)
+    clock.set_apart(spans)
+    return out
+
+
+@contextmanager
+def _compilations(lesson):
+    """(start, end) of each torch.compile compilation in the block, from TorchDynamo's start and end
+    callbacks. TorchDynamo and Inductor take seconds to import (the first torch.compile() imports
+    them), so they are imported here, before the clock starts, and only for a lesson whose code calls
+    a ``compile`` (compiled_loop) or once something has imported them."""
+    spans, open_ = [], []
+    own = [f for f in vars(lesson).values() if inspect.isfunction(f) and f.__module__ == lesson.__name__]
+    if "torch._dynamo" not in sys.modules and not any("compile" in _names(f.__code__) for f in own):
+        yield spans
+        return
+    import torch._dynamo
+
+    torch.compile(lambda: None)  # imports what torch.compile needs (Inductor); compiles nothing until called
+    handler = torch._dynamo.callback_handler
+    start = lambda *_: open_.append(time.perf_counter())  # torch 2.5 passes nothing, later versions one argument
+    end = lambda *_: spans.append((open_.pop() if open_ else time.perf_counter(), time.perf_counter()))
+    handler.register_start_callback(start)
+    handler.register_end_callback(end)
+    try:
+        yield spans
+    finally:
+        handler.remove_start_callback(start)
+        handler.remove_end_callback(end)
+
+
+def _names(code) -> set[str]:
+    """The global and attribute names a function's code (nested functions included) uses."""
+    out = set(code.co_names)
+    for const in code.co_consts:
+        if inspect.iscode(const):
+            out |= _names(const)
+    return out
 
 
 def sync(device: torch.device) -> None:

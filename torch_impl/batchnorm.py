@@ -11,7 +11,7 @@ Where the course differs (the spec lists it): its BN and dropout models share th
 a bug (each model has its own here); it averages the evaluation over drop_last batches (here
 over every sample). Twin: jax_impl/batchnorm.py. Hazards (`lessons hazards`): init,
 adam_bias_correction, bn_momentum, bn_running_var.
-`lessons run` calls train_step below from the harness's fast path; `--loop course` runs train().
+`lessons run` runs train() below; `--loop fast` calls train_step from the harness's fast path.
 """
 import torch
 from torch import nn

@@ -9,7 +9,7 @@ folder, read_image). transforms: ToTensor and a one-hot Lambda target_transform,
 (--data full) or the embedded MNIST digits. The course plots the line but trains nothing on it,
 and uses pandas for the CSV (the spec lists the deviations).
 Twin: jax_impl/datasets.py. Hazard (`lessons hazards`): init.
-`lessons run` calls train_step below from the harness's fast path; `--loop course` runs train().
+`lessons run` runs train() below; `--loop fast` calls train_step from the harness's fast path.
 """
 import tempfile
 from pathlib import Path

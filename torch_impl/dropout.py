@@ -9,7 +9,7 @@ drop_last, p 0.3, 10 epochs); where ours differ (seed, data, evaluation over eve
 spec says why. Masks come from torch's global generator, seeded with the run's seed; the twin's
 from JAX's, so the two are compared by accuracy over seeds, not step by step.
 Twin: jax_impl/dropout.py. Hazards (`lessons hazards`): init, adam_bias_correction.
-`lessons run` calls train_step below from the harness's fast path; `--loop course` runs train().
+`lessons run` runs train() below; `--loop fast` calls train_step from the harness's fast path.
 """
 import torch
 from torch import nn

@@ -10,7 +10,7 @@ prints train accuracy 0.9998 (GD) and 0.9992 (SGD); its GPU variant is this code
 gpu. The embedded 800 digits take batches of 128, keeping 7 per epoch (the spec lists the
 deviations). Twin: jax_impl/gd_vs_sgd.py. Hazards (`lessons hazards`): init, bce_clamp,
 adam_bias_correction.
-`lessons run` calls train_step below from the harness's fast path; `--loop course` runs train().
+`lessons run` runs train() below; `--loop fast` calls train_step from the harness's fast path.
 """
 import numpy as np
 import torch

@@ -7,7 +7,7 @@ softmax layer). Adam at its defaults, 100 full-batch epochs; the prediction is t
 The course (000, section 5) trains on full MNIST 0/1/2 with seed 43052 and prints train accuracy
 0.9827; here the default data are the embedded digits (the spec lists the deviations).
 Twin: jax_impl/multiclass.py. Hazards (`lessons hazards`): init, adam_bias_correction.
-`lessons run` calls train_step below from the harness's fast path; `--loop course` runs train().
+`lessons run` runs train() below; `--loop fast` calls train_step from the harness's fast path.
 """
 import torch
 from torch import nn

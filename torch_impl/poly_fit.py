@@ -10,7 +10,7 @@ unseeded torch.randn / nn.Linear draws; here both frameworks start from one nump
 same distribution (the spec lists the deviations). Also shown: .grad accumulating
 (accumulated_grads) and .detach() (grads_with_detached).
 Twin: jax_impl/poly_fit.py. Hazard (`lessons hazards`): rmsprop_defaults.
-`lessons run` calls the variant's step (train_step for optim) from the fast path; `--loop course` runs train().
+`lessons run` runs train() below; `--loop fast` calls the variant's step (train_step for optim) from the fast path.
 """
 import numpy as np
 import torch

@@ -10,7 +10,7 @@ The course (001) follows the tutorial on Fashion-MNIST (--data full: 60,000 imag
 by default the same network learns the embedded MNIST digits, shuffled since they are stored
 class by class. The note gives no optimizer settings; the spec's are each algorithm's usual ones.
 Twin: jax_impl/quickstart.py. Hazards (`lessons hazards`): init, rmsprop_defaults, adam_bias_correction.
-`lessons run` calls train_step below from the harness's fast path; `--loop course` runs train().
+`lessons run` runs train() below; `--loop fast` calls train_step from the harness's fast path.
 """
 import numpy as np
 import torch
@@ -85,7 +85,7 @@ def evaluate(model, x, y):
 
 def train(model, optimizer, data, hp, *, seed, epochs):
     x_train, y_train, x_test, y_test = data
-    plan = BatchPlan(len(x_train), hp["batch_size"], shuffle=hp["shuffle"], seed=seed)
+    plan = BatchPlan(len(x_train), hp["batch_size"], shuffle=hp["shuffle"], drop_last=hp["drop_last"], seed=seed)
     dataset = TensorDataset(x_train, y_train)
     losses = []
     model.train()

@@ -10,7 +10,7 @@ The course (003, [5]) tests on mnist_test.test_data.float(), raw 0..255 pixels, 
 on 0..1 ones; here the test set is scaled like the training set, and evaluate also reports the
 course's way (*_raw_pixels): 255 Wx + b ranks classes like Wx + b/255, so accuracy barely moves
 while the loss saturates. Twin: jax_impl/softmax_regression.py. Hazard (`lessons hazards`): init.
-`lessons run` calls train_step below from the harness's fast path; `--loop course` runs train().
+`lessons run` runs train() below; `--loop fast` calls train_step from the harness's fast path.
 """
 import torch
 import torch.nn.functional as F

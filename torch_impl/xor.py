@@ -6,7 +6,7 @@ torch.manual_seed(777), nn.Sequential of Linear and Sigmoid layers, nn.BCELoss, 
 full-batch steps, then accuracy of (output > 0.5). Some seeds get stuck at accuracy 0.5 (the
 spec's parity seeds include two). The course logs cost.item() every 100 steps; here every step's
 loss is kept. Twin: jax_impl/xor.py. Hazards (`lessons hazards`): init, bce_clamp.
-`lessons run` calls train_step below from the harness's fast path; `--loop course` runs train().
+`lessons run` runs train() below; `--loop fast` calls train_step from the harness's fast path.
 """
 import numpy as np
 import torch

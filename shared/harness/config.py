@@ -13,7 +13,12 @@ from shared.harness.precision import DTYPES, POLICIES, STRICT
 
 DEVICES = ("cpu", "gpu", "auto")
 FRAMEWORKS = ("torch", "jax")
-LOOPS = ("ours", "course")   # course: torch's DataLoader loop as the course writes it (the bench baseline)
+LOOP_OWN = "train"           # the lesson's own train(), as the learner reads it: `lessons run`'s default
+LOOP_FAST = "fast"           # the harness's fast path over the lesson's train_step: compare, parity, bench
+LOOPS = (LOOP_OWN, LOOP_FAST)
+LOOP_TEXT = {LOOP_OWN: "each lesson's own train(), the loop its file shows",
+             LOOP_FAST: "the harness's fast path over each lesson's train_step (device-resident batches in torch, "
+                        "an epoch per lax.scan in JAX)"}
 # Seeds every generator here takes: torch.manual_seed, jax.random.key, nnx.Rngs, np.random.default_rng
 # and np.random.seed all accept 0 .. 2**32 - 1 (numpy refuses negatives, np.random.seed stops at 2**32 - 1).
 SEED_LIMIT = 2**32
@@ -31,11 +36,15 @@ class RunConfig:
     progress: bool = True
     mirror: str | None = None    # a download mirror tried before the built-in list
     local_data: bool = True      # search the automatic local data directories (Debian's, TJL_LOCAL_DATA)
-    loop: str = "ours"           # "course": torch lessons train with the course's own loop
+    loop: str = LOOP_OWN         # LOOP_OWN: the lesson's train(); LOOP_FAST: the harness's fast path
     workers: int = 1             # data_parallel: workers sharing each global batch (shared/harness/distributed.py)
     launch: Launch | None = None  # this process is one of a run torchrun or JAX's coordinator started
+    # --set KEY=VALUE: settings used instead of the spec's, as sorted (key, value) pairs (a dict is
+    # accepted); shared/specs/settings.py checks them against the lesson before a RunConfig is made
+    overrides: tuple = ()
 
     def __post_init__(self):
+        object.__setattr__(self, "overrides", tuple(sorted(dict(self.overrides).items())))
         for value, allowed, what in (
             (self.device, DEVICES, "device"),
             (self.data, DATA_SOURCES, "data"),

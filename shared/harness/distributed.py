@@ -42,7 +42,7 @@ from pathlib import Path
 from shared import interrupts, specs
 from shared.errors import LessonError
 from shared.harness import session, sides
-from shared.harness.config import RunConfig
+from shared.harness.config import LOOP_FAST, RunConfig
 from shared.harness.protocol import DistributedSide
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -147,7 +147,7 @@ def work(job: Job, *, rank: int, world: int, address: str | None, timeout_s: flo
             s = session.Session(spec, job.framework, cfg, parallel=Hooks(d))
             result = session.records(s)
         else:
-            s = session.Session(spec, job.framework, cfg.replace(progress=False, loop="ours"), hazard=job.hazard,
+            s = session.Session(spec, job.framework, cfg.replace(progress=False, loop=LOOP_FAST), hazard=job.hazard,
                                 parallel=Hooks(d))
             result = {v: session.trace(s, job.weights, job.steps, v) for v in job.variants}
         info = {"workers": cfg.workers, "processes": world, "engine": d.ENGINE, "launcher": launcher}

@@ -46,8 +46,8 @@ class Lesson(Protocol):
         """Metrics of the model on x, y; the harness calls it in eval mode."""
 
     def train(self, model, optimizer, data, hp: dict, *, seed: int, epochs: int) -> tuple[list, list]:
-        """The loop as the course writes it: (step losses, [(train metrics, test metrics or None)]).
-        A lesson with several steps takes the variant's as ``step=``."""
+        """The loop as the learner reads it (``lessons run`` runs it): (step losses, [(train metrics,
+        test metrics or None)]). A lesson with several steps takes the variant's as ``step=``."""
 
 
 class DataParallelLesson(Lesson, Protocol):
@@ -98,8 +98,9 @@ class HarnessSide(Protocol):
         """The fast path: ``step`` over the plan's batches -> per-step losses, (steps,) or (steps, models)."""
 
     def train_as_written(self, lesson, model, optimizer, data, hp: dict, *, seed: int, epochs: int,
-                         step: Callable | None = None) -> tuple[list, list]:
-        """``--loop course``: the lesson's own ``train`` (with ``step`` when the variant names one)."""
+                         step: Callable | None = None, clock) -> tuple[list, list]:
+        """``--loop train``: the lesson's own ``train`` (with ``step`` when the variant names one), timed on
+        ``clock`` (a Stopwatch) with the framework's compilations set apart into its compile_s."""
 
     def sync(self, device) -> None:
         """Wait for the device's queued work."""

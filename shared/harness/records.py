@@ -50,6 +50,9 @@ class Record:
     seed: int = 0
     versions: dict[str, str] = field(default_factory=dict)
     extras: dict[str, Any] = field(default_factory=dict)  # lesson-specific arrays for plots
+    # setting -> the value this run used instead of the spec's: each --set KEY, and "epochs" from --epochs
+    overrides: dict[str, Any] = field(default_factory=dict)
+    loop: str = ""          # what trained it: "train" (the lesson's own train()) or "fast" (the fast path)
     machine: dict[str, Any] = field(default_factory=machine_info)  # float32 results depend on it
 
     @property

@@ -14,7 +14,7 @@ framework: the framework sides and the lessons are loaded by name, in shared/har
 from __future__ import annotations
 
 from shared.harness import distributed, session, sides
-from shared.harness.config import RunConfig
+from shared.harness.config import LOOP_FAST, RunConfig
 from shared.harness.records import Record
 
 
@@ -34,9 +34,10 @@ def run(spec, framework: str, cfg: RunConfig, *, time_allreduce: bool = False) -
 
 def traces(spec, framework: str, cfg: RunConfig, weights: dict | None, steps: int | None, variants,
            hazard: str | None = None) -> dict[str, dict]:
-    """{variant: trace} (see :func:`trace`) for several variants, on one start of the workers."""
+    """{variant: trace} (see :func:`trace`) for several variants, on one start of the workers; always
+    the fast path (traces stop after ``steps``, which the lessons' own loops cannot)."""
     distributed.check_workers(spec, cfg)
-    cfg = cfg.replace(progress=False, loop="ours")
+    cfg = cfg.replace(progress=False, loop=LOOP_FAST)
     if spec.shape.data_parallel:
         job = distributed.Job(spec.name, framework, cfg, "traces", weights, steps, tuple(variants), hazard)
         return distributed.run(job)[0]

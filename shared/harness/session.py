@@ -19,10 +19,11 @@ import numpy as np
 from shared.batches import BatchPlan
 from shared.errors import DivergenceError
 from shared.harness import sides
-from shared.harness.config import RunConfig
+from shared.harness.config import LOOP_OWN, RunConfig
 from shared.harness.protocol import HarnessSide, Lesson
 from shared.harness.records import Record
 from shared.harness.timing import Stopwatch
+from shared.specs import settings
 
 
 class ParallelHooks(Protocol):
@@ -60,6 +61,17 @@ class Session:
         self.seed = cfg.seed_for(spec)
         self._data: dict = {}
 
+    def settings(self, variant: str | None) -> dict:
+        """The variant's settings for the run's data source, with the run's --set overrides."""
+        return settings.apply(self.spec.settings(variant, self.cfg.data), self.cfg.overrides)
+
+    def overrides(self, hp: dict, trained: bool = True) -> dict:
+        """What this variant's record notes as changed: its --set keys, and --epochs where it trains."""
+        out = settings.changed(hp, self.cfg.overrides)
+        if trained and self.cfg.epochs is not None:
+            out["epochs"] = self.cfg.epochs
+        return out
+
     def placed(self) -> AbstractContextManager:
         """The block runs on the session's device under its precision, dtype and hazard."""
         return self.side.placed(self.cfg, self.device, self.hazard)
@@ -88,7 +100,8 @@ class Session:
 
     def train(self, hp: dict, variant: str | None = None, *, weights: dict | None = None, steps: int | None = None,
               each_epoch: bool | None = None):
-        """Build, then train ``variant`` with the fast path, or the lesson's own loop under ``--loop course``.
+        """Build, then train ``variant`` with the lesson's own train() (``--loop train``, the default), or the
+        fast path (``--loop fast``, and always for ``steps``: parity traces).
 
         Returns (model, losses (steps,) or (steps, models), history: per-epoch metrics, Stopwatch).
         """
@@ -102,11 +115,10 @@ class Session:
         epochs = self.cfg.epochs or hp["epochs"]
         named_step = variant in self.spec.shape.steps
         history: dict[str, list] = {}
-        if self.cfg.loop == "course" and steps is None:
-            with clock.training():
-                losses, evaluations = self.side.train_as_written(
-                    self.lesson, trained, optimizer, data, hp, seed=self.seed, epochs=epochs,
-                    step=self.step(variant) if named_step else None)
+        if self.cfg.loop == LOOP_OWN and steps is None:
+            losses, evaluations = self.side.train_as_written(
+                self.lesson, trained, optimizer, data, hp, seed=self.seed, epochs=epochs,
+                step=self.step(variant) if named_step else None, clock=clock)
             losses = np.asarray(losses)
             for train_m, test_m in evaluations:
                 for k, v in _flat(_metrics(train_m, test_m)).items():
@@ -140,14 +152,14 @@ def records(s: Session) -> list[Record]:
     spec, cfg = s.spec, s.cfg
     with s.placed():
         if spec.shape.together:
-            return _together_records(s, spec.settings(None, cfg.data))
+            return _together_records(s, s.settings(None))
         out = []
         for variant in spec.variants:
-            hp = spec.settings(variant, cfg.data)
+            hp = s.settings(variant)
             if variant in spec.shape.exercises:
                 metrics = getattr(s.lesson, variant)(hp, cfg.source(), s.seed)
                 out.append(s.record(variant, {k: float(v) for k, v in metrics.items() if k != "extras"},
-                                    extras=metrics.get("extras", {})))
+                                    extras=metrics.get("extras", {}), overrides=s.overrides(hp, trained=False)))
             else:
                 out.append(_trained_record(s, variant, hp))
         return out
@@ -157,7 +169,7 @@ def trace(s: Session, weights: dict | None, steps: int | None, variant: str) -> 
     """Per-step losses, final weights and metrics of one variant trained from ``weights`` (None: the
     framework's own initialisation) for ``steps`` steps (None: the whole run), by the fast path."""
     with s.placed():
-        hp = _alone(s.spec, variant, s.cfg.data)
+        hp = _alone(s, variant)
         model, losses, _, _ = s.train(hp, variant, weights=weights, steps=steps, each_epoch=False)
         _, data = s.data(hp)
         metrics = _flat(s.evaluate(model, data))
@@ -169,13 +181,13 @@ def trace(s: Session, weights: dict | None, steps: int | None, variant: str) -> 
 def initial_weights(s: Session, variant: str) -> dict:
     """A freshly built model's weights in torch's layout: the start both frameworks share in parity runs."""
     with s.placed():
-        return s.side.export_weights(s.model(_alone(s.spec, variant, s.cfg.data)))
+        return s.side.export_weights(s.model(_alone(s, variant)))
 
 
-def _alone(spec, variant: str, data: str) -> dict:
+def _alone(s: Session, variant: str) -> dict:
     """The variant's settings; for models trained together, with that model alone."""
-    hp = spec.settings(variant, data)
-    return {**hp, "models": (variant,)} if spec.shape.together else hp
+    hp = s.settings(variant)
+    return {**hp, "models": (variant,)} if s.spec.shape.together else hp
 
 
 def _trained_record(s: Session, variant: str, hp: dict) -> Record:
@@ -184,7 +196,7 @@ def _trained_record(s: Session, variant: str, hp: dict) -> Record:
     metrics = {"loss": float(losses[-1]), **_flat(s.evaluate(model, data))}
     return s.record(variant, metrics, history={"loss": losses.tolist(), **history}, compile_s=clock.compile_s,
                     train_s=clock.train_s, steps=len(losses), samples=_samples(hp, raw, len(losses)),
-                    extras=_extras(s, hp))
+                    extras=_extras(s, hp), overrides=s.overrides(hp), loop=s.cfg.loop)
 
 
 def _together_records(s: Session, hp: dict) -> list[Record]:
@@ -200,7 +212,8 @@ def _together_records(s: Session, hp: dict) -> list[Record]:
         out.append(s.record(v, {"loss": float(losses[-1, i]), **_unflat(final, v)}, history=h,
                             compile_s=clock.compile_s, train_s=clock.train_s, steps=len(losses),
                             samples=_samples(hp, raw, len(losses)),
-                            extras={**_extras(s, hp), "trained_with": list(models)}))
+                            extras={**_extras(s, hp), "trained_with": list(models)}, overrides=s.overrides(hp),
+                            loop=s.cfg.loop))
     return out
 
 

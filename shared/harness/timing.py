@@ -22,3 +22,16 @@ class Stopwatch:
         t = time.perf_counter()
         yield
         self.train_s += time.perf_counter() - t
+
+    def set_apart(self, spans) -> None:
+        """Move the compilations that ran inside a timed training loop (a lesson's own train(), which
+        compiles on its first steps) from train_s to compile_s. ``spans``: (start, end) times of each
+        compilation, on any one clock; nested or overlapping spans count once."""
+        covered, reach = 0.0, float("-inf")
+        for start, end in sorted(spans):
+            if end > reach:
+                covered += end - max(start, reach)
+                reach = end
+        covered = min(covered, self.train_s)
+        self.train_s -= covered
+        self.compile_s += covered

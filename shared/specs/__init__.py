@@ -7,8 +7,8 @@ from shared.errors import LessonError
 from shared.specs.base import LessonSpec, Target
 
 # Course order. A lesson is listed here once its spec module and both implementations exist.
-LESSONS: tuple[str, ...] = ("poly_fit", "datasets", "gd_vs_sgd", "multiclass", "softmax_regression", "quickstart", "xor", "dropout", "batchnorm",
-                           "data_parallel")
+LESSONS: tuple[str, ...] = ("poly_fit", "datasets", "gd_vs_sgd", "multiclass", "softmax_regression", "compiled_loop",
+                           "quickstart", "xor", "dropout", "batchnorm", "data_parallel")
 
 
 def get(name: str) -> LessonSpec:

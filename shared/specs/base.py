@@ -101,9 +101,9 @@ class Parity:
     float64_rel: float = FLOAT64_REL    # float64, every traced step
     stable_steps: Mapping[str, int] = field(default_factory=dict)  # variant -> steps before it turns chaotic
     stochastic: bool = False            # masks from different generators: compared by bands over tol_seeds
-    course_loop_epochs: int | None = None   # the tests' --loop course vs fast path run (None: not compared)
-    course_loop_variants: tuple[str, ...] = ()  # which variants that comparison checks (empty: every one that trains)
-    course_loop_tol: float = 1e-3       # its final metrics: |course - fast| <= tol * max(1, |fast|)
+    train_loop_epochs: int | None = None   # the tests' --loop train vs --loop fast run (None: not compared)
+    train_loop_variants: tuple[str, ...] = ()  # which variants that comparison checks (empty: every one that trains)
+    train_loop_tol: float = 1e-3       # its final metrics: |train - fast| <= tol * max(1, |fast|)
     notes: str = ""                     # what the parity runs show, and why
     extras: Mapping[str, Any] = field(default_factory=dict)  # one lesson's own bounds, named in its tests
 
@@ -130,6 +130,7 @@ class Bench:
 
     epochs: int                         # epochs timed per run
     workers: tuple[int, ...] = ()       # data_parallel: speed against each of these worker counts
+    forms: bool = False                 # the variants are forms of the loop: time each one's own train()
 
 
 @dataclass(frozen=True)
@@ -168,20 +169,26 @@ class LessonSpec:
         object.__setattr__(self, "hparams", MappingProxyType(dict(self.hparams)))
         object.__setattr__(self, "targets", MappingProxyType(dict(self.targets)))
         unknown = [v for v in (*self.shape.exercises, *self.shape.steps, *self.parity.variants,
-                               *self.parity.stable_steps, *self.parity.course_loop_variants,
+                               *self.parity.stable_steps, *self.parity.train_loop_variants,
                                *self.parity.first_steps_variants)
                    if v not in self.targets]
         if unknown:
             raise ValueError(f"spec {self.name}: no such variant {unknown[0]!r}; its variants: {', '.join(self.targets)}")
 
-    def course_rows(self) -> list[list[str]]:
-        """[setting, the course's, ours, why ours differs] for `lessons compare` and the site."""
+    def course_rows(self, changed: Mapping[str, tuple[str, str]] | None = None) -> list[list[str]]:
+        """[setting, the course's, ours, why ours differs] for `lessons compare` and the site.
+        ``changed``: setting -> (this run's value, why) for the settings a run changed (--set, --epochs)."""
         ours = {**self.hp(), "seed": self.seed}
+        changed = dict(changed or {})
         rows = []
-        for key in dict.fromkeys([*(k for k in self.course if k not in ("note", "published")), *self.deviations]):
+        for key in dict.fromkeys([*(k for k in self.course if k not in ("note", "published")), *self.deviations,
+                                  *changed]):
             course = self.course.get(key, "-")
             mine = ours.get(key, "differs" if key in self.deviations else "as the course")
-            rows.append([key, str(course), str(mine), self.deviations.get(key, "")])
+            why = self.deviations.get(key, "")
+            if key in changed:
+                mine, why = changed[key]
+            rows.append([key, str(course), str(mine), why])
         for metric, value in self.course.get("published", {}).items():
             rows.append([f"published {metric}", str(value), "-", "the course's printed figure"])
         return rows

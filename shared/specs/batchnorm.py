@@ -66,7 +66,7 @@ SPEC = LessonSpec(
         variants=("plain", "bn"),   # deterministic; the dropout model's masks differ by framework
         steps=10, loss_rel=1e-5,    # first steps from torch's initial weights, float32
         float64_steps=500,          # every step of the first four epochs, float64
-        course_loop_epochs=2,       # the lesson's own train() against the fast path
+        train_loop_epochs=2,       # the lesson's own train() against the fast path
         extras={"stats_tol": 1e-6,  # BN running statistics after one step vs torch
                 "hazard_steps": 40},  # float32 steps for the adam_bias_correction hazard test (plain)
         notes=(

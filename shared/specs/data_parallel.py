@@ -55,6 +55,7 @@ SPEC = LessonSpec(
         steps=None,           # the whole run: 40 steps
         first_steps=10, loss_rel=1e-5,
         final_rel=1e-3,
+        train_loop_epochs=2,  # the lesson's own train() (`lessons run`) against the fast path, one worker
         extras={"workers_rel": {"float32": 1e-5, "float64": 1e-9}},  # k workers against one device, same framework
     ),
 )

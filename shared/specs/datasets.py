@@ -84,7 +84,7 @@ SPEC = LessonSpec(
         variants=("linear_full", "linear_minibatch"),
         steps=None,           # the whole run: 200 and 500 steps
         loss_rel=1e-5,        # float32, every step: the fit contracts, nothing amplifies rounding
-        course_loop_epochs=1, course_loop_variants=("linear_full", "linear_minibatch"), course_loop_tol=1e-6,
+        train_loop_epochs=1, train_loop_variants=("linear_full", "linear_minibatch"), train_loop_tol=1e-6,
         notes=("float32 full batch: each loss is a mean of 100,000 terms, and torch and XLA sum them in "
                   "different orders, ~1e-6 apart; the one-ulp weight nudge of the control does not move the "
                   "sum that much. In float64 both variants agree to 2e-15 at every step."),

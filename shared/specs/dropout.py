@@ -53,7 +53,7 @@ SPEC = LessonSpec(
     },
     parity=Parity(
         stochastic=True,      # masks come from different RNGs: `lessons parity` compares bands over tol_seeds
-        course_loop_epochs=2,
+        train_loop_epochs=2,
         # Mask invariants (tests): the mean of N outputs of Dropout(ones) is 1 with standard
         # deviation sqrt(p / ((1 - p) N)); allow this many of them (false alarm ~2e-9 at 6).
         extras={"mask_sigmas": 6.0},

@@ -44,6 +44,6 @@ SPEC = LessonSpec(
         steps=None,           # the whole run: 700 steps either way on the embedded data
         first_steps=10, loss_rel=1e-5,   # the first 10 steps' losses, torch's initial weights
         final_rel=1e-3,                  # the last step's loss
-        course_loop_epochs=5, course_loop_variants=("sgd",),
+        train_loop_epochs=5, train_loop_variants=("sgd",),
     ),
 )

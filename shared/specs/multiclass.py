@@ -31,6 +31,6 @@ SPEC = LessonSpec(
         steps=None,           # the whole run: 100 full-batch steps
         first_steps=10, loss_rel=1e-5,
         final_rel=1e-3,
-        course_loop_epochs=5,
+        train_loop_epochs=5,
     ),
 )

@@ -17,7 +17,7 @@ SPEC = LessonSpec(
         # init: "normal" is np.random.randn (the course's numpy/tensor examples); "linear" is
         # nn.Linear(3, 1)'s U(+-1/sqrt(3)). features: the model is nn.Linear(3, 1) on (x, x^2, x^3).
         # optimizer None: the step updates each parameter by hand, p -= lr * grad.
-        "common": {"points": 2000, "epochs": 2000, "batch_size": None, "lr": 1e-6, "init": "normal",
+        "common": {"points": 2000, "epochs": 2000, "lr": 1e-6, "init": "normal",
                    "model": "cubic", "features": False, "optimizer": None},
         "legendre": {"lr": 5e-6, "init": (0.0, -1.0, 0.0, 0.3), "model": "legendre"},
         "nn": {"init": "linear", "features": True},
@@ -85,7 +85,7 @@ SPEC = LessonSpec(
         # optim meets the bounds only up to here; afterwards torch vs jax drifts as far as torch vs
         # torch nudged by one ulp (the control), and the final coefficients agree to chaotic_coef_rel.
         stable_steps={"optim": 1500},
-        course_loop_epochs=50, course_loop_tol=1e-5,
+        train_loop_epochs=50, train_loop_tol=1e-5,
         extras={
             "coef_rel": {"float32": 1e-4, "float64": 1e-9},  # final coefficients, torch vs jax and vs numpy
             "published_abs": 1e-4,                           # legendre's coefficients vs the course's printout

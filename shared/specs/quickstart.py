@@ -77,7 +77,7 @@ SPEC = LessonSpec(
         # 2e-4 off torch's by step 7. Adam's update itself is checked on the same gradients
         # (optimizer_steps) and its training by accuracy from torch's weights.
         first_steps_variants=("sgd", "momentum", "rmsprop"),
-        course_loop_epochs=1, course_loop_variants=("momentum",),
+        train_loop_epochs=1, train_loop_variants=("momentum",),
         extras={"optimizer_steps": 5, "optimizer_rel": 1e-6},  # torch.optim vs optax on the same gradients
     ),
 )

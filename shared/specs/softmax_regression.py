@@ -63,7 +63,7 @@ SPEC = LessonSpec(
         steps=None,              # the whole run: 15 epochs x 40 batches = 600 steps on embedded data
         first_steps=10, loss_rel=1e-5,   # the first 10 steps' losses, torch's initial weights
         final_rel=1e-3,                  # the last step's loss
-        course_loop_epochs=2,
+        train_loop_epochs=2,
         extras={"forms_tol": 1e-6},  # every cost form vs cross_entropy, in each framework and across them
     ),
 )

@@ -37,7 +37,7 @@ SPEC = LessonSpec(
         variants=("mlp",),
         steps=100, loss_rel=1e-5,                 # first 100 steps from torch's initial weights
         float64_steps=100,                        # float64 within 1e-9 until the plateau escape
-        course_loop_epochs=300,
+        train_loop_epochs=300,
         extras={"seeds": (0, 2, 4, 6, 7, 777),    # 2 and 6 get stuck at 0.5 in both frameworks
                 "final_scale_rel": 1e-3,          # final losses, of the loss scale: see tests/test_xor.py
                 "solved_loss": 0.01},             # a solved run's final BCE; the stuck plateau is ln 2 = 0.693

@@ -1,5 +1,5 @@
-"""`lessons bench`: steady training speed of each framework against the arithmetic floor and the
-course's own loop.
+"""`lessons bench`: steady training speed of each framework's fast path against the arithmetic floor
+and the lesson's own loop (its train(), what `lessons run` runs).
 
 Every lesson with a ``bench`` entry in its spec runs on data of full MNIST shape (``--data
 fullsize``: full MNIST when local, else Fashion-MNIST's real images cut to MNIST's row counts:
@@ -11,9 +11,13 @@ fullsize``: full MNIST when local, else Fashion-MNIST's real images cut to MNIST
 - steps/s and samples/s;
 - the floor: forward + backward FLOPs (6 x parameters x samples) over the machine's float32
   matmul rate, the best either framework reaches on a large matmul, measured in the same run;
-- the course's loop as written, in each framework (the lesson's own ``train``: torch's
-  DataLoader with ``loss.item()`` per step, JAX's ``nnx.jit`` step called once per batch; the
-  lesson run with ``loop="course"``), and its time over the fast path's.
+- the lesson's own loop, in each framework (its ``train``: torch's DataLoader with ``loss.item()``
+  per step, JAX's ``nnx.jit`` step called once per batch; the lesson run with ``--loop train``),
+  and its time over the fast path's. Its compilations are set apart, as the fast path's are.
+
+A lesson whose variants are forms of the loop (``Bench(forms=True)``: compiled_loop) is timed
+form by form instead, each variant's own train() (:func:`measure_forms`), against the
+framework's as-written form.
 
 A lesson that trains its variants together (batchnorm's three models) makes one row whose floor
 counts every model's parameters. A data-parallel lesson (``spec.bench.workers``) is timed against
@@ -29,7 +33,7 @@ from dataclasses import asdict, dataclass
 import numpy as np
 
 from shared.harness import runner
-from shared.harness.config import FRAMEWORKS
+from shared.harness.config import FRAMEWORKS, LOOP_FAST, LOOP_OWN
 from shared.harness.precision import DEFAULT
 from shared.tools.results import format_table
 
@@ -45,15 +49,15 @@ class BenchRow:
     steps: int
     samples: int
     floor_s: float
-    course_s: float         # the lesson's own loop (--loop course) on the same work, this framework
+    own_s: float            # the lesson's own loop (--loop train) on the same work, this framework
 
     @property
     def floor_multiple(self) -> float:
         return self.train_s / self.floor_s
 
     @property
-    def course_ratio(self) -> float:
-        return self.course_s / self.train_s
+    def own_ratio(self) -> float:
+        return self.own_s / self.train_s
 
 
 def params_of(weights: dict[str, np.ndarray]) -> int:
@@ -62,29 +66,31 @@ def params_of(weights: dict[str, np.ndarray]) -> int:
 
 
 def bench_config(spec, cfg):
-    """Full-size data, default precision, no bars; ``--epochs`` when given, else the spec's bench epochs."""
-    return cfg.replace(data="fullsize", epochs=cfg.epochs or spec.bench.epochs, precision=DEFAULT, progress=False)
+    """Full-size data, default precision, no bars, the fast path; ``--epochs`` when given, else the spec's
+    bench epochs."""
+    return cfg.replace(data="fullsize", epochs=cfg.epochs or spec.bench.epochs, precision=DEFAULT, progress=False,
+                       loop=LOOP_FAST)
 
 
 def measure(spec, cfg, rate: float, repeats: int) -> list[BenchRow]:
-    """Time each framework's fast path ``repeats`` times, and its course loop once."""
+    """Time each framework's fast path ``repeats`` times, and the lesson's own loop once."""
     cfg = bench_config(spec, cfg)
     runs: dict[tuple[str, str], list] = {}
-    course: dict[tuple[str, str], float] = {}
+    own: dict[tuple[str, str], float] = {}
     for fw in FRAMEWORKS:
         for _ in range(repeats):
             for r in runner.run(spec, fw, cfg):
                 if r.steps:
                     runs.setdefault((fw, r.variant), []).append(r)
-        for r in runner.run(spec, fw, cfg.replace(loop="course")):
+        for r in runner.run(spec, fw, cfg.replace(loop=LOOP_OWN)):
             if r.steps:
-                course[(fw, r.variant)] = r.train_s
+                own[(fw, r.variant)] = r.train_s
     variants = list(dict.fromkeys(v for _, v in runs))
     params = {v: params_of(runner.initial_weights(spec, v, cfg)) for v in variants}
     if spec.shape.together:
         label = "+".join(variants)
         runs = {(fw, label): recs for (fw, v), recs in runs.items() if v == variants[0]}
-        course = {(fw, label): s for (fw, v), s in course.items() if v == variants[0]}
+        own = {(fw, label): s for (fw, v), s in own.items() if v == variants[0]}
         params = {label: sum(params.values())}
     rows = []
     for (fw, variant), recs in runs.items():
@@ -92,22 +98,50 @@ def measure(spec, cfg, rate: float, repeats: int) -> list[BenchRow]:
         rows.append(BenchRow(spec.name, variant, fw, compile_s=recs[0].compile_s,
                              train_s=statistics.median(r.train_s for r in recs), runs=[r.train_s for r in recs],
                              steps=recs[0].steps, samples=samples, floor_s=6 * params[variant] * samples / rate,
-                             course_s=course[(fw, variant)]))
+                             own_s=own[(fw, variant)]))
     return rows
 
 
 def table(rows: list[BenchRow]) -> str:
     headers = ["lesson", "variant", "fw", "compile s", "train s", "steps/s", "samples/s", "floor s",
-               "x floor", "course s", "course/ours"]
+               "x floor", "train() s", "train()/fast"]
     body = [[r.lesson, r.variant, r.framework, f"{r.compile_s:.2f}", f"{r.train_s:.3f}",
              f"{r.steps / r.train_s:,.0f}", f"{r.samples / r.train_s:,.0f}", f"{r.floor_s:.3f}",
-             f"{r.floor_multiple:.1f}", f"{r.course_s:.2f}", f"{r.course_ratio:.1f}"] for r in rows]
+             f"{r.floor_multiple:.1f}", f"{r.own_s:.2f}", f"{r.own_ratio:.1f}"] for r in rows]
     return format_table(headers, body)
 
 
 def as_json(rows: list[BenchRow], rates: dict[str, float]) -> dict:
     return {"matmul_flops": rates,
-            "rows": [dict(asdict(r), floor_multiple=r.floor_multiple, course_ratio=r.course_ratio) for r in rows]}
+            "rows": [dict(asdict(r), floor_multiple=r.floor_multiple, own_ratio=r.own_ratio) for r in rows]}
+
+
+def measure_forms(spec, cfg, rate: float, repeats: int) -> list[dict]:
+    """Each form of the loop (each trained variant's own train()) in each framework: the median of
+    ``repeats`` runs, its compile time apart, and its speed over the framework's first form's."""
+    cfg = bench_config(spec, cfg).replace(loop=LOOP_OWN)
+    rows = []
+    for fw in FRAMEWORKS:
+        runs = [{r.variant: r for r in runner.run(spec, fw, cfg) if r.steps} for _ in range(repeats)]
+        for variant, first in runs[0].items():
+            params = params_of(runner.initial_weights(spec, variant, cfg))
+            times = [rs[variant].train_s for rs in runs]
+            rows.append({"lesson": spec.name, "variant": variant, "framework": fw, "compile_s": first.compile_s,
+                         "train_s": statistics.median(times), "runs": times, "steps": first.steps,
+                         "samples": first.samples, "floor_s": 6 * params * first.samples / rate})
+    for r in rows:
+        base = next(b for b in rows if b["framework"] == r["framework"])
+        r["speedup"] = base["train_s"] / r["train_s"]
+    return rows
+
+
+def forms_table(rows: list[dict]) -> str:
+    """steps/s of each form; "x <first form>": its speed over the framework's first form's."""
+    first = rows[0]["variant"] if rows else ""
+    body = [[r["framework"], r["variant"], f"{r['compile_s']:.2f}", f"{r['train_s']:.3f}",
+             f"{r['steps'] / r['train_s']:,.0f}", f"{r['samples'] / r['train_s']:,.0f}",
+             f"{r['train_s'] / r['floor_s']:.1f}", f"{r['speedup']:.1f}"] for r in rows]
+    return format_table(["fw", "form", "compile s", "train s", "steps/s", "samples/s", "x floor", f"x {first}"], body)
 
 
 def measure_workers(spec, cfg, repeats: int) -> list[dict]:

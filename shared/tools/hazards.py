@@ -25,8 +25,8 @@ class Hazard:
 
 
 HAZARDS: tuple[Hazard, ...] = (
-    Hazard("init", ("datasets", "gd_vs_sgd", "multiclass", "softmax_regression", "quickstart", "xor", "dropout",
-                    "batchnorm", "data_parallel"),
+    Hazard("init", ("datasets", "gd_vs_sgd", "multiclass", "softmax_regression", "compiled_loop", "quickstart", "xor",
+                    "dropout", "batchnorm", "data_parallel"),
            "torch's Linear draws weight and bias from U(+-1/sqrt(fan_in)); Flax's draws lecun-normal weights and zero biases",
            "nnx.Linear(..., **as_torch.linear_init(fan_in)): torch's distribution for kernel and bias",
            "_as_torch.linear_init", "init"),

@@ -4,6 +4,7 @@ from __future__ import annotations
 import datetime as dt
 from pathlib import Path
 
+from shared.harness.config import LOOP_TEXT
 from shared.outputs import OutputDir
 from shared.tools.results import Record, comparison_cells, markdown_table
 
@@ -23,7 +24,8 @@ def write_report(out: OutputDir, lesson_specs: dict, records: list[Record], plot
         f"- device: {', '.join(devices)}; data: {', '.join(sorted({r.data for r in records})) or '-'}; "
         f"precision: {', '.join(sorted({r.precision for r in records})) or '-'} (TF32 off when strict)",
         f"- versions: {', '.join(f'{k} {v}' for k, v in sorted(versions.items()))}",
-        f"- machine: {'; '.join(machines)}", "",
+        f"- machine: {'; '.join(machines)}",
+        f"- trained by: {'; '.join(sorted({LOOP_TEXT.get(r.loop, r.loop) for r in records if r.loop})) or '-'}", "",
         "## All lessons", "", markdown_table(*comparison_cells(records, lesson_specs)), "",
         "Times are steady training seconds; JAX's compile time is in parentheses.", "",
     ]

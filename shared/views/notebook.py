@@ -19,9 +19,10 @@ import re
 from pathlib import Path
 
 from shared.tools import results
-from shared.harness.config import FRAMEWORKS, RunConfig
+from shared.harness.config import FRAMEWORKS, LOOP_OWN, RunConfig
 from shared.errors import LessonError
 from shared.outputs import OutputDir
+from shared.specs import settings as settings_mod
 from shared.views import twins
 
 LABEL = {"torch": "PyTorch", "jax": "JAX"}
@@ -88,6 +89,19 @@ def hp_rows(spec) -> list[list[str]]:
 
 def target_rows(spec) -> list[list[str]]:
     return [[v, t.metric, t.describe(), t.describe_tol() or "-"] for v, t in spec.targets.items()]
+
+
+def settings_cell(spec, changes: dict) -> str:
+    """The notebook's settings cell: ``changes`` (what ``--set`` gave) and every setting as a comment."""
+    rows = [(key, ", ".join(settings_mod.show(v) for v in values), settings_mod.SETTINGS[key].help)
+            for key, values in settings_mod.values(spec).items()]
+    if not rows:
+        return f"changes = {{}}  # {spec.name} has no settings to change"
+    width = max(len(k) for k, _, _ in rows) + 2
+    lines = [f"changes = {changes!r}  # setting: value, as `lessons run {spec.name} --set KEY=VALUE`",
+             "# the settings and the spec's values:"]
+    lines += [f"#   {key:<{width}}{value:<14}{what}" for key, value, what in rows]
+    return "\n".join(lines)
 
 
 def _one_line(rows):
@@ -186,19 +200,26 @@ def build(lesson: twins.Lesson, framework: str = "both", cfg: RunConfig | None =
         c.md("\n\n".join(text))
         for fw, seg in segs:
             c.code(f"%%{fw}\n{seg.source}")
-    settings = (f"RunConfig(device={cfg.device!r}, data={cfg.data!r}, seed={cfg.seed!r}, epochs={cfg.epochs!r}, "
-                f"progress=False)")
+    c.md("## Settings\n\n"
+         f"The lesson's settings, with the spec's values (`shared/specs/{name}.py`). To change one for the run "
+         "below, put it in `changes`, as `lessons run " + name + " --set KEY=VALUE` does, e.g. "
+         "`changes = {\"lr\": 0.05}`; the run checks each value and its record notes it.")
+    c.code(settings_cell(spec, dict(cfg.overrides)))
+    config = (f"RunConfig(device={cfg.device!r}, data={cfg.data!r}, seed={cfg.seed!r}, epochs={cfg.epochs!r}, "
+              f"loop={LOOP_OWN!r}, overrides=settings.check(spec, changes), progress=False)")
     c.md("## Run " + ("both frameworks" if framework == "both" else LABEL[framework]) + "\n\n"
          "`shared.harness.runner.run(spec, framework, cfg)` is what `lessons run` calls: it loads the data, builds the "
-         "model and trains it with the lesson's `train_step` on the batches both frameworks share, then "
-         "evaluates. `epochs=None` means the spec's epochs; `lessons notebook --epochs N` writes a shorter run.")
+         "model and trains it with the `train` cell above (`loop='train'`: the lesson's own loop, with your "
+         "edits; `loop='fast'` is the harness's fast path over your `train_step`), then evaluates. "
+         "`epochs=None` means the spec's epochs; `lessons notebook --epochs N` writes a shorter run.")
     fws = ", ".join(repr(fw) for fw in sides)
     c.code("from shared import specs\n"
            "from shared.harness import runner\n"
            "from shared.harness.config import RunConfig\n"
+           "from shared.specs import settings\n"
            "from shared.tools import results\n\n"
            f"spec = specs.get({name!r})\n"
-           f"cfg = {settings}\n"
+           f"cfg = {config}\n"
            f"records = {{fw: runner.run(spec, fw, cfg) for fw in ({fws},)}}\n"
            "everything = [r for recs in records.values() for r in recs]\n"
            "print(results.comparison_table(everything, {spec.name: spec}))\n"
@@ -245,7 +266,11 @@ def command(args) -> int:
     if args.epochs is not None and args.epochs < 1:
         raise LessonError(f"--epochs must be at least 1, got {args.epochs}")
     names = list(specs.LESSONS) if args.all else [specs.get(args.lesson).name]
-    cfg = RunConfig(device=args.device, data=args.data, seed=args.seed, epochs=args.epochs, progress=False)
+    if args.settings and args.all:
+        raise LessonError("--set changes one lesson's settings; name the lesson instead of --all")
+    changes = settings_mod.parse(specs.get(names[0]), args.settings) if args.settings else {}
+    cfg = RunConfig(device=args.device, data=args.data, seed=args.seed, epochs=args.epochs, progress=False,
+                    overrides=changes)
     out = OutputDir(args.out, args.force)
     paths = [Path(args.out) / file_name(name, args.framework) for name in names]
     out.check(paths)  # before anything is built: an unusable --out, or a notebook of the user's in the way

@@ -176,6 +176,7 @@ def render(lesson: twins.Lesson, width: int, color: bool = False, glyphs: dict =
     spec = lesson.spec
     out = [p.bold(f"{spec.name}: {spec.title}")]
     out += textwrap.wrap(spec.teaches, width) if spec.teaches else []
+    out += textwrap.wrap(f"Notes: {spec.notes}", width) if spec.notes else []
     out.append("")
     two = width >= TWO_COLUMNS
     col = (width - 3) // 2 if two else width

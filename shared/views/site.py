@@ -2,6 +2,7 @@
 
     DIR/index.html               the lessons in course order: what each teaches, its latest comparison
     DIR/<lesson>.html            one page per lesson (see ``lesson_page``)
+    DIR/jax-for-pytorch-users.html  the concepts that trip a PyTorch user, linked to lesson lines (concepts.py)
     DIR/style.css                the only stylesheet (pygments' colours included); no CDN, no script
     DIR/img/<lesson>/*.png       the plots, copied from the results dir (``--results``, default out/)
     DIR/notebooks/*.ipynb        each lesson's notebooks (``lessons notebook``), both and one framework
@@ -26,10 +27,10 @@ from pathlib import Path
 from shared import specs
 from shared.errors import LessonError
 from shared.harness import records
-from shared.harness.config import FRAMEWORKS
+from shared.harness.config import FRAMEWORKS, LOOP_TEXT
 from shared.outputs import OutputDir
 from shared.tools import results
-from shared.views import notebook, twins
+from shared.views import concepts, notebook, twins
 
 BREAKPOINT = 900  # px: narrower than this, the columns stack
 LABEL = {"torch": "PyTorch", "jax": "JAX"}
@@ -150,7 +151,8 @@ def _comparison(recs, spec, drop_lesson: bool = True) -> str:
 # -- pages ---------------------------------------------------------------------------------------------
 
 def _nav(lesson: str | None) -> str:
-    parts = ["<a class=\"home\" href=\"index.html\">torch-jax-lessons</a>"]
+    parts = ["<a class=\"home\" href=\"index.html\">torch-jax-lessons</a>",
+             f"<a href=\"{concepts.PAGE}\">{concepts.TITLE}</a>"]
     if lesson is not None:
         i = specs.LESSONS.index(lesson)
         if i > 0:
@@ -168,8 +170,9 @@ class _Highlighter:
         from pygments.lexers import PythonLexer
         self.HtmlFormatter, self.lexer = HtmlFormatter, PythonLexer(stripnl=False, ensurenl=True)
 
-    def __call__(self, source: str, first_line: int) -> str:
-        """Highlighted code, one block per source line with its file line number. A line too long for
+    def __call__(self, source: str, first_line: int, framework: str | None = None) -> str:
+        """Highlighted code, one block per source line with its file line number (and, given the
+        ``framework``, an id per line that links can open: concepts.line_anchor). A line too long for
         its column wraps with a hanging indent under its own indentation, so nothing is cut off."""
         import pygments
         source = source.expandtabs(4)
@@ -187,7 +190,8 @@ class _Highlighter:
                 code, n = re.subn(r"^(<span class=\"[^\"]*\">)?( +)",
                                   lambda m: f"<span class=\"ind\">{m.group(2)}</span>" + (m.group(1) or ""), code, count=1)
                 indent = indent if n else 0
-            out.append(f"<span class=\"line\" style=\"--i:{indent}\"><span class=\"lno\">{first_line + i}</span>"
+            anchor = f" id=\"{concepts.line_anchor(framework, first_line + i)}\"" if framework else ""
+            out.append(f"<span class=\"line\"{anchor} style=\"--i:{indent}\"><span class=\"lno\">{first_line + i}</span>"
                        f"{code or '<br>'}</span>")  # <br>: a blank line is copied as one
         return f"<div class=\"hl\"><pre style=\"--g:{gutter}ch\">{''.join(out)}</pre></div>"
 
@@ -229,7 +233,7 @@ def _pair_html(lesson: twins.Lesson, pair: twins.Pair, hl: _Highlighter, hazard_
             body = head + f"<span>{_e(twin.display_path)}</span></div><p class=\"absent\">No <code>{_e(pair.name)}</code> in " \
                           f"{_e(twin.display_path)}.</p>"
         else:
-            body = head + f"<span>{_e(twin.display_path)}:{seg.first_line}</span></div>" + hl(seg.source, seg.first_line)
+            body = head + f"<span>{_e(twin.display_path)}:{seg.first_line}</span></div>" + hl(seg.source, seg.first_line, fw)
         cols.append(f"<div class=\"col\" data-framework=\"{fw}\">{body}{''.join(per_side[fw])}</div>")
     return (f"<article class=\"pair\" id=\"{pair.anchor}\"><header><h3><a class=\"self\" href=\"#{pair.anchor}\">"
             f"<code>{_e(title)}</code></a></h3><span class=\"muted\">{kind}</span></header>"
@@ -343,7 +347,9 @@ def _results_html(name: str, spec, res: Results, imgs: dict) -> str:
         fws = sorted({r.framework for r in recs}, key=FRAMEWORKS.index)
         out.append(f"<h3>{_e(g['device'])} · {_e(g['data'])} data · {_e(recs[0].dtype)}</h3>"
                    f"<p class=\"muted\">{', '.join(_e(p.name) for p in g['files'])}, written {_when(g['mtime'])}"
-                   + ("" if len(fws) == 2 else f"; only {_e(fws[0])} ran") + "</p>")
+                   + ("" if len(fws) == 2 else f"; only {_e(fws[0])} ran")
+                   + "".join(f"; trained by {_e(LOOP_TEXT[loop])}" for loop in sorted({r.loop for r in recs})
+                             if loop in LOOP_TEXT) + "</p>")
         out.append(_comparison(recs, spec))
         out.append(_table(*results.detail_cells(recs, spec.details)))
     plots_ = imgs.get("plots", [])
@@ -370,7 +376,9 @@ def index_page(lessons: list[twins.Lesson], res: Results) -> str:
     body = ["<h1>torch-jax-lessons</h1>",
             "<p class=\"teaches\">The classic beginner deep-learning lessons, each written twice: in PyTorch and "
             "in JAX with Flax NNX and optax. Each page lines the twins up function by function, next to the "
-            "numbers that show they compute the same thing.</p>"]
+            "numbers that show they compute the same thing.</p>",
+            f"<p>New to JAX from PyTorch? <a href=\"{concepts.PAGE}\">{concepts.TITLE}</a>: the ideas that trip "
+            "a PyTorch user, each next to the lesson lines that show it.</p>"]
     any_results = any(res.groups(l.name) for l in lessons)
     if not any_results:
         body.append(f"<p class=\"banner\">No results in <code>{_e(res.root)}</code> yet: run <code>lessons compare "
@@ -445,9 +453,10 @@ def build(out: Path, results_dir: Path = Path("out"), force: bool = False) -> li
             files[out / "notebooks" / name] = text.encode()
             links.append((f"{label} ({name})", f"notebooks/{name}"))
         notebooks[lesson.name] = links
-    pages = [out / "index.html"] + [out / f"{lesson.name}.html" for lesson in lessons]
+    pages = [out / "index.html", out / concepts.PAGE] + [out / f"{lesson.name}.html" for lesson in lessons]
     files[pages[0]] = index_page(lessons, res).encode()
-    for lesson, page in zip(lessons, pages[1:]):
+    files[pages[1]] = _page(concepts.TITLE, _nav(None), concepts.body(res.root)).encode()
+    for lesson, page in zip(lessons, pages[2:]):
         files[page] = lesson_page(lesson, res, images, notebooks, hl).encode()
     site.write(files)
     for lesson in lessons:  # plots an earlier build copied that the results dir no longer has
