@@ -168,7 +168,7 @@ def clip_grad_norm(max_norm: float, weight_decay: float = 0.0) -> optax.Gradient
         return optax.chain(optax.add_decayed_weights(weight_decay), optax.clip_by_global_norm(max_norm))
 
     def update(grads, state, params=None):
-        scale = jnp.minimum(1.0, max_norm / (optax.global_norm(grads) + 1e-6))
+        scale = jnp.minimum(1.0, max_norm / (optax.tree.norm(grads) + 1e-6))
         return jax.tree.map(lambda g: g * scale.astype(g.dtype), grads), state
 
     return optax.chain(optax.GradientTransformation(lambda params: optax.EmptyState(), update),

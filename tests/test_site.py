@@ -259,7 +259,7 @@ def test_hazards_page_has_every_hazard_with_its_fix_demo_numbers_and_code(built)
         assert f'id="{pair.anchor}"' in section
         if h.name == "conv_padding":
             rows = _rows(section)
-            assert [r["run"] for r in rows[:4]] == ["torch", "JAX with nnx.Conv", "JAX without it (stock)",
+            assert [r["run"] for r in rows[:4]] == ["torch", "JAX with as_torch.conv_padding", "JAX without it (stock)",
                                                     "torch, inputs nudged 1 ulp"]
             assert float(rows[2]["x control"]) > 10 and float(rows[1]["x control"]) <= 10
             assert "<strong>Verdict</strong> (cpu): bites: without the fix" in section
