@@ -267,6 +267,8 @@ def test_hazards_page_has_every_hazard_with_its_fix_demo_numbers_and_code(built)
             assert (built["site"] / "img" / "hazards" / "conv_padding.png").stat().st_size > 5_000
         else:
             assert "Not measured in the results dir yet" in section
+    for pair in demos.pairs:  # the helpers too: the page holds both files whole
+        assert page.count(f'id="{pair.anchor}"') == 1
     assert 'href="hazards.html"' in _html(built, "index.html") and 'href="hazards.html"' in _html(built, "cnn.html")
 
 

@@ -94,4 +94,9 @@ def body(demos, results: Path, images: list[str], table: Callable, pair_html: Ca
     for h in HAZARDS:
         pair = pairs.get(h.name)
         out.append(_section(h, records[h.name], imgs.get(h.name), table, pair_html(pair) if pair else ""))
+    helpers = [p for p in demos.pairs if p.name not in records]  # the imports and what the demos share
+    if helpers:
+        out.append("<section class=\"hazard-demo\" id=\"demo-helpers\"><h2>What the demos share</h2>"
+                   "<p>The imports and the helpers the demo functions above call, from the same two files.</p>"
+                   + "".join(pair_html(p) for p in helpers) + "</section>")
     return "\n".join(out)
