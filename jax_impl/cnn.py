@@ -9,7 +9,7 @@ order, so fc1 reads torch's weights as they are. SGD with momentum 0.9 and weigh
 A lesson beyond the course: none of its notes trains a CNN (the spec says so). Twin:
 torch_impl/cnn.py. Hazards (`lessons hazards`): init, conv_padding, pool_stride, nchw_flatten,
 sgd_weight_decay, tf32 (XLA's convolutions default to TF32 on a GPU).
-`lessons run` scans train_step below in one compiled epoch; `--loop course` runs train().
+`lessons run` runs train() below; `--loop fast` scans train_step in one compiled epoch (compiled_loop.py).
 """
 from functools import partial
 

@@ -1,4 +1,4 @@
-"""cnn: a lesson beyond the course, and the convolution hazards in real code (targets, the course loop,
+"""cnn: a lesson beyond the course, and the convolution hazards in real code (targets, the lesson's own loop,
 float32 and float64 parity: test_every_lesson.py; the conv kernels in the weight exchange:
 test_weight_exchange.py)."""
 import numpy as np

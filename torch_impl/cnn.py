@@ -9,7 +9,7 @@ SGD with momentum 0.9 and weight decay 5e-4 (added to the gradient before the mo
 A lesson beyond the course: none of its notes trains a CNN (the spec says so). Twin:
 jax_impl/cnn.py. Hazards (`lessons hazards`): init, conv_padding, pool_stride, nchw_flatten,
 sgd_weight_decay, tf32 (cuDNN convolutions default to TF32 on a GPU).
-`lessons run` calls train_step below from the harness's fast path; `--loop course` runs train().
+`lessons run` runs train() below; `--loop fast` calls train_step from the harness's fast path.
 """
 import torch
 from torch import nn

@@ -43,6 +43,6 @@ SPEC = LessonSpec(
         steps=100,               # float32 steps the tests trace from torch's initial weights
         first_steps=10, loss_rel=1e-5,
         float64_steps=100,       # float64: every one of the first 100 steps
-        course_loop_epochs=1,
+        train_loop_epochs=1,        # the lesson's own train() against the fast path
     ),
 )
