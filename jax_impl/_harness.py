@@ -27,7 +27,7 @@ from shared.harness.precision import STRICT
 
 FRAMEWORK = "jax"
 _WEIGHTS = nnx.Any(nnx.Param, nnx.BatchStat)  # what the weight exchange carries
-# Flax names -> torch names in the weight exchange (a Linear's kernel is its weight transposed).
+# Flax names -> torch names in the weight exchange (a kernel is its weight with the axes reordered).
 _TO_TORCH = {"kernel": "weight", "scale": "weight", "mean": "running_mean", "var": "running_var"}
 
 
@@ -97,13 +97,20 @@ def _torch_name(path) -> tuple[str, bool]:
     return ".".join([*head, _TO_TORCH.get(leaf, leaf)]), leaf == "kernel"
 
 
+def _kernel_axes(ndim: int, to_torch: bool) -> tuple[int, ...]:
+    """Flax's kernel (*spatial, in, out) <-> torch's weight (out, in, *spatial): a Linear's is the
+    transpose, a Conv2d's goes between (kh, kw, in, out) and (out, in, kh, kw)."""
+    return (ndim - 1, ndim - 2, *range(ndim - 2)) if to_torch else (*range(2, ndim), 1, 0)
+
+
 def export_weights(model: nnx.Module) -> dict[str, np.ndarray]:
-    """Parameters and BatchNorm statistics as numpy in torch's layout and names (Linear weight (out, in))."""
+    """Parameters and BatchNorm statistics as numpy in torch's layout and names (Linear weight
+    (out, in), Conv2d weight (out, in, kh, kw))."""
     out = {}
     for path, var in nnx.to_flat_state(nnx.state(model, _WEIGHTS)):
-        name, transpose = _torch_name(path)
+        name, kernel = _torch_name(path)
         arr = np.asarray(var.get_value())
-        out[name] = arr.T.copy() if transpose else arr.copy()
+        out[name] = (arr.transpose(_kernel_axes(arr.ndim, True)) if kernel else arr).copy()
     return out
 
 
@@ -114,14 +121,20 @@ def import_weights(model: nnx.Module, weights: dict[str, np.ndarray]) -> None:
     names = {_torch_name(path)[0] for path, _ in flat}
     if names != set(weights):
         raise ValueError(f"weights do not match the model: {sorted(names ^ set(weights))}")
-    pure = nnx.to_pure_dict(state)
+    pure, wrong = nnx.to_pure_dict(state), []
     for path, var in flat:
-        name, transpose = _torch_name(path)
+        name, kernel = _torch_name(path)
         arr = np.asarray(weights[name])
+        arr = arr.transpose(_kernel_axes(arr.ndim, False)) if kernel else arr
+        if arr.shape != var.get_value().shape:
+            wrong.append(f"{name} {np.shape(weights[name])} for {tuple(var.get_value().shape)} (Flax's layout)")
+            continue
         node = pure
         for key in path[:-1]:
             node = node[key]
-        node[path[-1]] = jnp.asarray(arr.T if transpose else arr, dtype=var.get_value().dtype)
+        node[path[-1]] = jnp.asarray(arr, dtype=var.get_value().dtype)
+    if wrong:
+        raise ValueError(f"weights do not match the model's shapes: {', '.join(wrong)}")
     nnx.replace_by_pure_dict(state, pure)
     nnx.update(model, state)
 
@@ -232,6 +245,11 @@ def matmul_rate(device: jax.Device, n: int = 2048, seconds: float = 1.0) -> floa
         matmul(a, b).block_until_ready()
         count += 1
     return 2 * n ** 3 * count / (time.perf_counter() - start)
+
+
+def demo(fn, case: dict, device: jax.Device) -> dict[str, np.ndarray]:
+    """A hazard demo (jax_impl/hazards.py) on ``case`` (``placed`` puts it on ``device``); its arrays as numpy."""
+    return {k: np.asarray(v) for k, v in fn(case).items()}
 
 
 if TYPE_CHECKING:  # a type checker holds this module to the declared contract

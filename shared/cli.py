@@ -4,7 +4,7 @@
     lessons run LESSON --framework torch|jax|both [--set KEY=VALUE ...] [--loop train|fast]
     lessons compare LESSON|--all
     lessons parity LESSON [--dtype float64] [--hazard NAME]
-    lessons hazards
+    lessons hazards [--demo NAME|all]
     lessons bench [LESSON|--all]
     lessons show LESSON [--width N]
     lessons site [--out DIR] [--results DIR]
@@ -37,7 +37,7 @@ with interrupts.quiet_while_importing():  # Ctrl-C in the first second: one line
     from shared.harness.records import Record
     from shared.outputs import OutputDir
     from shared.specs import settings
-    from shared.tools import bench, hazards, parity, plots, report, results
+    from shared.tools import bench, demos, hazards, parity, plots, report, results
 
 EXIT_USAGE = 2
 
@@ -118,7 +118,18 @@ def parser() -> argparse.ArgumentParser:
                    help="skip the torch-vs-nudged-torch rounding control")
     q.add_argument("--hazard", help="also run the JAX twin with this hazard's fix removed (see `lessons hazards`)")
     _common_options(q)
-    sub.add_parser("hazards", help="the translation hazards the lessons handle, and where")
+    h = sub.add_parser("hazards", help="the translation hazards the lessons handle, and where; --demo shows one")
+    h.add_argument("--demo", metavar="NAME|all",
+                   help="show the hazard where it bites: torch, the JAX twin with the fix and without it, the "
+                        "one-ulp control, and what it costs its lesson; `all`: every one this device shows")
+    h.add_argument("--no-cost", dest="cost", action="store_false",
+                   help="skip training the lesson at its own settings with and without the fix")
+    h.add_argument("--device", default="cpu", choices=DEVICES, help="cpu (default), gpu (tf32 needs it), or auto")
+    h.add_argument("--seed", type=int, help="draw the demo's inputs (and train the lesson) with this seed")
+    h.add_argument("--out", type=Path, default=Path("out"),
+                   help="where each demo's JSON and plot go, in hazards/ (default: out/; the site reads them)")
+    h.add_argument("--force", action="store_true",
+                   help="replace files in --out that lessons did not write, or that were changed since")
     b = sub.add_parser("bench", help="training speed against the arithmetic floor and the course's loop")
     b.add_argument("lesson", nargs="?")
     b.add_argument("--all", action="store_true", help="every lesson with a benchmark (the default)")
@@ -267,6 +278,8 @@ def cmd_run(args) -> int:
         if spec.course:
             print(f"\nThe course ({spec.course['note']}) and " + ("this run" if changed else "our defaults") + "\n")
             print(results.format_table(["setting", "course", "ours", "why ours differs"], spec.course_rows(changed)))
+        elif spec.beyond_course:
+            print(f"\nBeyond the course: {spec.beyond_course}")
         for path in written:
             print(f"wrote {path}")
     if not lead:
@@ -290,9 +303,28 @@ def cmd_run(args) -> int:
 
 
 def cmd_hazards(args) -> int:
-    rows = [[h.name, ", ".join(h.lessons), h.differs, h.fix + (" (GPU only)" if h.gpu_only else "")]
-            for h in hazards.HAZARDS]
-    print(results.format_table(["hazard", "lessons", "what differs", "what the JAX twin does"], rows))
+    if args.demo is None:
+        rows = [[h.name, ", ".join(h.lessons) or "-", h.differs, h.fix + (" (GPU only)" if h.gpu_only else "")]
+                for h in hazards.HAZARDS]
+        print(results.format_table(["hazard", "lessons", "what differs", "what the JAX twin does"], rows))
+        print(f"\n{len(hazards.HAZARDS)} hazards. See one bite: `lessons hazards --demo NAME` (torch, the JAX twin "
+              "with the fix and without it, the one-ulp control, and what it costs its lesson).")
+        return 0
+    cfg = RunConfig(device=args.device, seed=args.seed, progress=False)
+    if args.demo == "all":
+        names = [h.name for h in hazards.HAZARDS if not (h.gpu_only and cfg.device == "cpu")]
+        skipped = [h.name for h in hazards.HAZARDS if h.name not in names]
+    else:
+        names, skipped = [hazards.get(args.demo).name], []
+    out = _output(args)  # a file of the user's where a demo's record or plot goes: one line before any run
+    out.check([p for n in names for p in demos.paths(n, args.out)])
+    for i, name in enumerate(names):
+        d = demos.run(name, cfg, cost=args.cost)
+        written = out.write(demos.files(d, args.out))  # the files first: a terminal that fails loses nothing
+        print(("\n" if i else "") + demos.report(d))
+        print("\n" + "\n".join(f"wrote {path}" for path in written))
+    for name in skipped:
+        print(f"\nskipped {name}: it shows only on a GPU (add --device gpu)")
     return 0
 
 
@@ -314,22 +346,21 @@ def cmd_parity(args) -> int:
     png = args.out / spec.name / f"{name}.png"
     out = _output(args)
     out.check([png])
-    seed = cfg.seed_for(spec)
     found = []
     for variant in spec.parity.variants:
         found += parity.run_variant(spec, cfg, variant, args.steps, control=args.control,
                                     hazard=hazard.name if hazard else None)
     # the plot first: then a terminal that fails loses nothing
     path = out.write({png: parity.plot_png(found, f"{spec.name}: |Δloss| per step ({cfg.dtype})")})[0]
-    print(f"\n{spec.title}: torch vs jax from torch's initial weights (seed {seed}), {cfg.dtype}, "
-          f"{found[0].rel.size} steps, by the harness's fast path\n")
-    print(parity.summary_table(found))
-    for r in found:
-        print(f"\n{r.variant}: final parameter differences\n")
-        print(parity.weights_table(r))
-    if hazard is not None:
-        print(f"\nhazard {hazard.name}: {hazard.differs}.\nfix: {hazard.fix}.")
     notes = spec.parity.notes
+    print("\n" + parity.header(spec, cfg, found[0].rel.size, hazard.name if hazard else None) + "\n")
+    print(parity.summary_table(found, notes=bool(notes)))
+    for r in found:
+        if not r.failure:
+            print(f"\n{r.variant}: final parameter differences\n")
+            print(parity.weights_table(r))
+    if hazard is not None:
+        print(f"\nhazard {hazard.name}: {hazard.differs}.\nfix: {hazard.fix}.\nits demo: {hazard.demo_command}")
     if notes:
         print(f"\nnotes: {notes}")
     print(f"\nwrote {path}")

@@ -172,3 +172,42 @@ def test_adam_bias_correction_matters_on_plain(runs, cfg):
     floor = max(gap(runs.control(SPEC, cfg, "plain", steps)), parity.EPS[cfg.dtype])
     assert gap(removed) > 100 * floor, (gap(removed), floor)
     assert gap(fixed) <= 10 * floor, (gap(fixed), floor)
+
+
+def test_unbiased_var_batchnorm_keeps_torchs_statistics_on_nhwc_input():
+    """as_torch.UnbiasedVarBatchNorm reduces over every axis but the features: on NHWC images it keeps
+    BatchNorm2d's running statistics (n = batch x height x width values per channel), in train mode
+    and in eval mode's output."""
+    from flax import nnx
+    from jax_impl import _as_torch as as_torch
+
+    x = np.random.default_rng(0).normal(2.0, 3.0, (4, 3, 5, 5)).astype(np.float32)  # NCHW
+    t = torch.nn.BatchNorm2d(3, momentum=0.1)
+    j = as_torch.UnbiasedVarBatchNorm(3, momentum=as_torch.bn_momentum(0.1), rngs=nnx.Rngs(0))
+    for _ in range(2):
+        t(torch.as_tensor(x))
+        j(x.transpose(0, 2, 3, 1))
+    np.testing.assert_allclose(np.asarray(j.mean[...]), t.running_mean.numpy(), rtol=1e-6)
+    np.testing.assert_allclose(np.asarray(j.var[...]), t.running_var.numpy(), rtol=1e-6)
+    biased = 0.81 + 0.19 * x.transpose(1, 0, 2, 3).reshape(3, -1).var(1)  # what stock nnx.BatchNorm keeps
+    assert np.abs(biased - t.running_var.numpy()).max() > 1e3 * 1e-6 * t.running_var.numpy().max()
+    t.eval()
+    j.eval()
+    with torch.no_grad():
+        want = t(torch.as_tensor(x)).numpy().transpose(0, 2, 3, 1)
+    np.testing.assert_allclose(np.asarray(j(x.transpose(0, 2, 3, 1))), want, rtol=1e-5, atol=1e-5)
+
+
+def test_unbiased_var_batchnorm_refuses_one_value_per_feature_as_torch_does():
+    from flax import nnx
+    from jax_impl import _as_torch as as_torch
+
+    one = np.ones((1, 4), np.float32)
+    with pytest.raises(ValueError, match="Expected more than 1 value per channel when training"):
+        torch.nn.BatchNorm1d(4)(torch.as_tensor(one))
+    j = as_torch.UnbiasedVarBatchNorm(4, rngs=nnx.Rngs(0))
+    with pytest.raises(ValueError, match=r"Expected more than 1 value per channel when training, got input size \(1, 4\)"):
+        j(one)
+    j(np.ones((1, 2, 1, 4), np.float32))  # one image, two values per channel: allowed, as BatchNorm2d allows it
+    j.eval()
+    assert np.asarray(j(one)).shape == (1, 4)  # eval mode reads the running statistics: one row is fine

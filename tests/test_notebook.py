@@ -47,8 +47,7 @@ def test_notebook_has_the_explanation_and_each_pair_as_a_torch_cell_then_a_jax_c
     for key, why in spec.deviations.items():
         assert why in md
     for h in lesson.hazards:
-        if twins.parity_command("multiclass", h):
-            assert f"`lessons parity multiclass --hazard {h.name}" in md
+        assert f"`{twins.see_it(h)}`" in md
     cells = [c for c in _code(nb) if c.startswith("%%")]
     expected = [f"%%{fw}\n{p.side(fw).source}" for p in lesson.pairs if p.kind != "main" for fw in FRAMEWORKS]
     assert cells == expected

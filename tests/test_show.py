@@ -71,7 +71,7 @@ def test_hazard_notes_sit_under_the_pair_that_applies_the_fix(capsys):
         names = [re.match(r"  \S hazard (\w+)", r).group(1) for r in notes]
         assert names == [h.name for h in pair.hazards], pair.name
         for name in names:
-            assert f"see it: lessons parity multiclass --hazard {name}" in "\n".join(rows[start:end])
+            assert f"see it: lessons hazards --demo {name}" in "\n".join(rows[start:end])
         placed += len(names)
     assert placed >= 2  # init (build_model) and adam_bias_correction (make_optimizer)
     assert {h.name for p in L.pairs for h in p.hazards} >= {"init", "adam_bias_correction"}
@@ -213,3 +213,15 @@ def test_a_file_that_does_not_parse_is_reported_not_raised(tmp_path):
     assert "does not parse" in L.torch.error and L.torch.segments == ()
     out = show.render(L, 100)
     assert "does not parse (line 1" in out and "def a():" in out
+
+
+def test_show_hazards_reads_the_demos_as_a_translation(capsys):
+    """`lessons show hazards`: torch_impl/hazards.py beside jax_impl/hazards.py, one pair per hazard with
+    the hazard's note under it; tf32's fix is the harness's precision policy, listed at the end."""
+    out = _show(capsys, "hazards", "--width", "160")
+    L = twins.load("hazards")
+    assert L.torch.error is None and L.jax.error is None
+    for h in hazards.HAZARDS:
+        assert re.search(rf"^── {h.name}  torch_impl/hazards.py:\d+ .* │ ── {h.name}  jax_impl/hazards.py:\d+", out, re.M), h.name
+        assert f"see it: lessons hazards --demo {h.name}" in out
+    assert "tf32: on a GPU JAX runs float32 matmuls and convolutions in TF32" in out.split("Hazards handled outside")[1]

@@ -49,6 +49,7 @@ def built(tmp_path_factory):
     assert cli.main(["compare", "multiclass", "--epochs", "2", *common]) == 0
     assert cli.main(["parity", "multiclass", "--steps", "5", *common]) == 0
     assert cli.main(["parity", "multiclass", "--steps", "5", "--hazard", "adam_bias_correction", *common]) == 0
+    assert cli.main(["hazards", "--demo", "conv_padding", "--no-cost", "--out", str(res)]) == 0
     assert cli.main(["site", "--out", str(out), "--results", str(res)]) == 0
     return {"root": tmp, "results": res, "site": out}
 
@@ -138,7 +139,7 @@ def test_each_hazard_is_a_callout_next_to_the_function_that_applies_its_fix(buil
         body = _article(page, pair.anchor)
         jax_col = body.split('data-framework="jax"', 1)[1]
         assert f'data-hazard="{name}"' in jax_col  # the JAX side calls the fix: the note sits in its column
-        assert f"lessons parity multiclass --hazard {name}" in body
+        assert f"lessons hazards --demo {name}" in body and f'href="hazards.html#hazard-{name}"' in body
     others = [p for p in lesson.pairs if not p.hazards]
     assert others and all("data-hazard" not in _article(page, p.anchor) for p in others)
     # the hazard's own parity plot sits in its callout
@@ -183,7 +184,7 @@ def test_pages_link_previous_next_and_their_notebooks(built):
 def test_site_is_offline_and_every_internal_link_resolves(built):
     out = built["site"]
     pages = sorted(out.glob("*.html"))
-    assert len(pages) == len(specs.LESSONS) + 2  # the index and the JAX for PyTorch users page
+    assert len(pages) == len(specs.LESSONS) + 3  # the lessons, the index, JAX for PyTorch users, hazards
     css = (out / "style.css").read_text()
     assert "@import" not in css and "url(" not in css and ".hl .k" in css  # pygments' colours, local
     for page in pages:
@@ -238,6 +239,37 @@ def test_readme_concept_table_is_the_generated_one():
     table = readme.split("<!-- concepts -->\n", 1)[1].split("\n<!-- /concepts -->", 1)[0]
     assert table == concepts.markdown(), "regenerate: python -c 'from shared.views import concepts; " \
                                          "print(concepts.markdown())'"
+
+
+def test_hazards_page_has_every_hazard_with_its_fix_demo_numbers_and_code(built):
+    """hazards.html: each hazard's section says what differs, the fix, where its demo bites and the command,
+    the lessons that meet it; a measured demo (conv_padding here) shows its numbers, verdict and plot;
+    the others say how to measure them; each demo's two functions side by side."""
+    from shared.tools import hazards
+
+    page = _html(built, "hazards.html")
+    demos = twins.load("hazards")
+    for h in hazards.HAZARDS:
+        section = re.search(rf'<section class="hazard-demo" id="hazard-{h.name}">(.*?)</section>', page, re.S).group(1)
+        assert site._e(h.differs) in section and site._e(h.fix) in section and site._e(h.demo) in section
+        assert f"<code>lessons hazards --demo {h.name}" in section
+        for lesson in h.lessons:
+            assert f'href="{lesson}.html"' in section
+        pair = next(p for p in demos.pairs if p.name == h.name)
+        assert f'id="{pair.anchor}"' in section
+        if h.name == "conv_padding":
+            rows = _rows(section)
+            assert [r["run"] for r in rows[:4]] == ["torch", "JAX with as_torch.conv_padding", "JAX without it (stock)",
+                                                    "torch, inputs nudged 1 ulp"]
+            assert float(rows[2]["x control"]) > 10 and float(rows[1]["x control"]) <= 10
+            assert "<strong>Verdict</strong> (cpu): bites: without the fix" in section
+            assert 'src="img/hazards/conv_padding.png"' in section
+            assert (built["site"] / "img" / "hazards" / "conv_padding.png").stat().st_size > 5_000
+        else:
+            assert "Not measured in the results dir yet" in section
+    for pair in demos.pairs:  # the helpers too: the page holds both files whole
+        assert page.count(f'id="{pair.anchor}"') == 1
+    assert 'href="hazards.html"' in _html(built, "index.html") and 'href="hazards.html"' in _html(built, "cnn.html")
 
 
 def test_site_bad_input_is_one_line_and_exit_2(tmp_path, capsys):
@@ -439,7 +471,7 @@ def test_every_page_in_headless_chromium_at_1280_and_390(built):
     failures = []
     try:
         browser.call("Page.enable")
-        pages = ["index.html", concepts.PAGE, *(f"{n}.html" for n in specs.LESSONS)]
+        pages = ["index.html", concepts.PAGE, *(f"{n}.html" for n in specs.LESSONS), "hazards.html"]
         for size, (w, h) in SIZES.items():
             for name in pages:
                 path = built["site"] / name

@@ -87,7 +87,8 @@ def new_model(lesson, hp: dict, seed: int, dtype: str, device: torch.device, wei
 
 
 def export_weights(model: torch.nn.Module) -> dict[str, np.ndarray]:
-    """Parameters and BatchNorm statistics as numpy, in torch's layout (Linear weight is (out, in))."""
+    """Parameters and BatchNorm statistics as numpy, in torch's layout (Linear weight (out, in),
+    Conv2d weight (out, in, kh, kw))."""
     return {k: v.detach().cpu().numpy().copy() for k, v in model.state_dict().items()
             if not k.endswith("num_batches_tracked")}
 
@@ -97,6 +98,10 @@ def import_weights(model: torch.nn.Module, weights: dict[str, np.ndarray]) -> No
     names = {k for k in state if not k.endswith("num_batches_tracked")}
     if names != set(weights):
         raise ValueError(f"weights do not match the model: {sorted(names ^ set(weights))}")
+    wrong = [f"{k} {tuple(np.shape(v))} for {tuple(state[k].shape)}" for k, v in weights.items()
+             if tuple(np.shape(v)) != tuple(state[k].shape)]
+    if wrong:
+        raise ValueError(f"weights do not match the model's shapes: {', '.join(wrong)}")
     with torch.no_grad():
         for k, v in weights.items():
             state[k].copy_(torch.as_tensor(np.asarray(v)))
@@ -226,6 +231,14 @@ def matmul_rate(device: torch.device, n: int = 2048, seconds: float = 1.0) -> fl
         count += 1
         sync(device)
     return 2 * n ** 3 * count / (time.perf_counter() - start)
+
+
+def demo(fn, case: dict, device: torch.device) -> dict[str, np.ndarray]:
+    """A hazard demo (torch_impl/hazards.py) on ``case``, its tensors made on ``device``; the
+    arrays it returns as numpy. torch's generator is put back afterwards (init seeds it)."""
+    with torch.random.fork_rng(devices=[device] if device.type == "cuda" else []), device:
+        out = fn(case)
+    return {k: torch.as_tensor(v).detach().cpu().numpy() for k, v in out.items()}
 
 
 if TYPE_CHECKING:  # a type checker holds this module to the declared contract

@@ -64,7 +64,7 @@ class Job:
     weights: dict | None = None         # traces: the start (None: each framework's own init)
     steps: int | None = None            # traces: steps (None: the whole run)
     variants: tuple[str, ...] = ()      # traces: which
-    hazard: str | None = None           # traces: that hazard's fix removed
+    hazard: str | None = None           # that hazard's fix removed (JAX)
     time_allreduce: bool = False        # also time one all-reduce of the model's gradients (`lessons bench`)
 
 
@@ -144,7 +144,7 @@ def work(job: Job, *, rank: int, world: int, address: str | None, timeout_s: flo
                               f"{world} process{'es' if world > 1 else ''} have {d.worker_count()}; "
                               f"pass --workers {d.worker_count()}")
         if job.kind == "records":
-            s = session.Session(spec, job.framework, cfg, parallel=Hooks(d))
+            s = session.Session(spec, job.framework, cfg, hazard=job.hazard, parallel=Hooks(d))
             result = session.records(s)
         else:
             s = session.Session(spec, job.framework, cfg.replace(progress=False, loop=LOOP_FAST), hazard=job.hazard,

@@ -108,6 +108,9 @@ class HarnessSide(Protocol):
     def matmul_rate(self, device, n: int = 2048, seconds: float = 1.0) -> float:
         """float32 FLOP/s of a large square matmul (`lessons bench`'s floor)."""
 
+    def demo(self, fn: Callable, case: dict, device) -> dict[str, np.ndarray]:
+        """A hazard demo (``<fw>_impl/hazards.py``) on ``case``, on ``device`` -> its arrays as numpy."""
+
 
 class DistributedSide(Protocol):
     """One framework's process plumbing for --workers K (``<fw>_impl/_distributed.py``)."""

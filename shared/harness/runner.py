@@ -18,18 +18,21 @@ from shared.harness.config import LOOP_FAST, RunConfig
 from shared.harness.records import Record
 
 
-def run(spec, framework: str, cfg: RunConfig, *, time_allreduce: bool = False) -> list[Record]:
+def run(spec, framework: str, cfg: RunConfig, *, time_allreduce: bool = False,
+        hazard: str | None = None) -> list[Record]:
     """Every variant of the lesson in one framework -> one Record each (what the CLI and tests call).
 
     ``time_allreduce``: on K > 1 workers, also time one all-reduce of the gradients (`lessons bench`).
+    ``hazard``: that hazard's fix removed (JAX), to price it (`lessons hazards --demo`).
     """
     distributed.check_workers(spec, cfg)
     if spec.shape.data_parallel:
-        records, info = distributed.run(distributed.Job(spec.name, framework, cfg, time_allreduce=time_allreduce))
+        job = distributed.Job(spec.name, framework, cfg, hazard=hazard, time_allreduce=time_allreduce)
+        records, info = distributed.run(job)
         for r in records:
             r.extras.update(info)
         return records
-    return session.records(session.Session(spec, framework, cfg))
+    return session.records(session.Session(spec, framework, cfg, hazard=hazard))
 
 
 def traces(spec, framework: str, cfg: RunConfig, weights: dict | None, steps: int | None, variants,

@@ -48,3 +48,9 @@ def lesson(framework: str, name: str) -> Lesson:
     """``<framework>_impl.<name>``: the lesson (or, in a notebook, the module its cells fill)."""
     harness(framework)
     return _load(f"{framework}_impl.{name}")
+
+
+def demos(framework: str) -> ModuleType:
+    """``<framework>_impl.hazards``: one function per translation hazard's demo (shared/tools/demos.py)."""
+    harness(framework)
+    return _load(f"{framework}_impl.hazards")

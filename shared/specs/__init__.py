@@ -8,7 +8,7 @@ from shared.specs.base import LessonSpec, Target
 
 # Course order. A lesson is listed here once its spec module and both implementations exist.
 LESSONS: tuple[str, ...] = ("poly_fit", "datasets", "gd_vs_sgd", "multiclass", "softmax_regression", "compiled_loop",
-                           "quickstart", "xor", "dropout", "batchnorm", "data_parallel")
+                           "quickstart", "xor", "dropout", "batchnorm", "data_parallel", "cnn")
 
 
 def get(name: str) -> LessonSpec:
@@ -21,4 +21,17 @@ def all_specs() -> list[LessonSpec]:
     return [get(n) for n in LESSONS]
 
 
-__all__ = ["LESSONS", "LessonSpec", "Target", "get", "all_specs"]
+DEMOS = "hazards"  # the hazards' demos: twin files like a lesson's, not in the course order
+
+
+def demos() -> LessonSpec:
+    """The demos' settings (shared/specs/hazards.py): one entry of ``hparams`` per hazard."""
+    return importlib.import_module(f"shared.specs.{DEMOS}").SPEC
+
+
+def twin_spec(name: str) -> LessonSpec:
+    """The spec of a pair of twin files: a lesson's, or the hazards' demos' (``lessons show hazards``)."""
+    return demos() if name == DEMOS else get(name)
+
+
+__all__ = ["LESSONS", "DEMOS", "LessonSpec", "Target", "get", "all_specs", "demos", "twin_spec"]

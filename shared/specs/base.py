@@ -131,6 +131,9 @@ class Bench:
     epochs: int                         # epochs timed per run
     workers: tuple[int, ...] = ()       # data_parallel: speed against each of these worker counts
     forms: bool = False                 # the variants are forms of the loop: time each one's own train()
+    # forward FLOPs per sample where 2 x parameters undercounts them (a conv reuses each weight at every
+    # output position); the floor counts 3x this per sample (forward and backward). None: 6 x parameters.
+    forward_flops: int | None = None
 
 
 @dataclass(frozen=True)
@@ -157,6 +160,8 @@ class LessonSpec:
     details: tuple[str, ...] = ()
     # the course's own settings and printed figures, quoted from its note (../shared/course/)
     course: Mapping[str, Any] = field(default_factory=dict)
+    # a lesson beyond the course (no note has it): what it adds, said instead of quoting a note
+    beyond_course: str = ""
     # setting -> why our default differs from the course's
     deviations: Mapping[str, str] = field(default_factory=dict)
     # data source -> {variant: Target} where that source needs its own (``targets`` hold for the

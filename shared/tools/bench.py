@@ -9,8 +9,9 @@ fullsize``: full MNIST when local, else Fashion-MNIST's real images cut to MNIST
 - compile (or warm-up) time, kept apart;
 - steady training time, the median of ``repeats`` runs of the lesson's own ``run``;
 - steps/s and samples/s;
-- the floor: forward + backward FLOPs (6 x parameters x samples) over the machine's float32
-  matmul rate, the best either framework reaches on a large matmul, measured in the same run;
+- the floor: forward + backward FLOPs (6 x parameters x samples, or 3 x the spec's forward FLOPs
+  per sample where convolutions reuse their weights) over the machine's float32 matmul rate, the
+  best either framework reaches on a large matmul, measured in the same run;
 - the lesson's own loop, in each framework (its ``train``: torch's DataLoader with ``loss.item()``
   per step, JAX's ``nnx.jit`` step called once per batch; the lesson run with ``--loop train``),
   and its time over the fast path's. Its compilations are set apart, as the fast path's are.
@@ -92,12 +93,14 @@ def measure(spec, cfg, rate: float, repeats: int) -> list[BenchRow]:
         runs = {(fw, label): recs for (fw, v), recs in runs.items() if v == variants[0]}
         own = {(fw, label): s for (fw, v), s in own.items() if v == variants[0]}
         params = {label: sum(params.values())}
+    # forward + backward FLOPs per sample: 6 x parameters (2 forward, 4 backward), or 3 x the spec's forward count
+    flops = {v: 3 * spec.bench.forward_flops if spec.bench.forward_flops else 6 * n for v, n in params.items()}
     rows = []
     for (fw, variant), recs in runs.items():
         samples = recs[0].samples
         rows.append(BenchRow(spec.name, variant, fw, compile_s=recs[0].compile_s,
                              train_s=statistics.median(r.train_s for r in recs), runs=[r.train_s for r in recs],
-                             steps=recs[0].steps, samples=samples, floor_s=6 * params[variant] * samples / rate,
+                             steps=recs[0].steps, samples=samples, floor_s=flops[variant] * samples / rate,
                              own_s=own[(fw, variant)]))
     return rows
 

@@ -135,6 +135,8 @@ def build(lesson: twins.Lesson, framework: str = "both", cfg: RunConfig | None =
         parts.append("## The course's settings and ours" + (f"\n\nThe course: {note}." if note else "") + "\n\n"
                      + results.markdown_table(["setting", "course", "ours", "why ours differs"],
                                               _one_line(settings_rows(spec))))
+    elif spec.beyond_course:
+        parts.append(f"## Our settings\n\nBeyond the course: {_md(spec.beyond_course)}")
     else:
         parts.append("## Our settings\n\nThe spec does not quote the course's settings for this lesson yet.")
     parts.append(f"Our settings (`shared/specs/{name}.py`):\n\n"
@@ -146,9 +148,8 @@ def build(lesson: twins.Lesson, framework: str = "both", cfg: RunConfig | None =
     if lesson.hazards:
         items = []
         for h in lesson.hazards:
-            cmd = twins.parity_command(name, h)
             items.append(f"- **{_md(h.name)}**: {_md(h.differs)}. *The JAX twin:* {_md(h.fix)}."
-                         + (f" See it: `{cmd}`." if cmd else ""))
+                         f" See it: `{twins.see_it(h)}`.")
         c.md("## Translation hazards this lesson meets\n\n" + "\n".join(items)
              + "\n\nEach is noted again under the function that handles it.")
     magic = " and ".join(f"`%%{fw}`" for fw in sides)
@@ -194,9 +195,8 @@ def build(lesson: twins.Lesson, framework: str = "both", cfg: RunConfig | None =
             where = [s for s in pair.sides.get(h.name, ()) if s in sides]
             if not where:
                 continue
-            cmd = twins.parity_command(name, h)
             text.append(f"> **Hazard {_md(h.name)}** ({' and '.join(LABEL[s] for s in where)} side): "
-                        f"{_md(h.differs)}. *Fix:* {_md(h.fix)}." + (f" See it: `{cmd}`." if cmd else ""))
+                        f"{_md(h.differs)}. *Fix:* {_md(h.fix)}. See it: `{twins.see_it(h)}`.")
         c.md("\n\n".join(text))
         for fw, seg in segs:
             c.code(f"%%{fw}\n{seg.source}")
@@ -241,8 +241,8 @@ def build(lesson: twins.Lesson, framework: str = "both", cfg: RunConfig | None =
          f"- `lessons compare {name}`: both frameworks, the table, JSON records and plots in `out/`.\n"
          f"- `lessons parity {name}`: both frameworks from the same weights on the same batches, step by step, "
          "against a one-ulp control.\n"
-         + "".join(f"- `{twins.parity_command(name, h)}`: the run without the {_md(h.name)} fix.\n"
-                   for h in lesson.hazards if twins.parity_command(name, h))
+         + "".join(f"- `{twins.see_it(h)}`: the {_md(h.name)} hazard where it bites, with and without "
+                   "its fix, and what it costs a lesson.\n" for h in lesson.hazards)
          + f"- `lessons show {name}`: the twins side by side in a terminal.")
     return {"cells": c.cells, "nbformat": 4, "nbformat_minor": 5,
             "metadata": {"kernelspec": {"name": "python3", "display_name": "Python 3 (ipykernel)",

@@ -153,10 +153,8 @@ def _hazard_notes(p: _Painter, lesson: twins.Lesson, pair: twins.Pair, width: in
     out = []
     for h in pair.hazards:
         sides = " and ".join({"torch": "torch", "jax": "JAX"}[s] for s in pair.sides.get(h.name, ()))
-        cmd = twins.parity_command(lesson.name, h)
-        body = [f"{p.g['warn']} hazard {h.name} ({sides} side): {h.differs}.", f"fix: {h.fix}."]
-        if cmd:
-            body.append(f"see it: {cmd}")
+        body = [f"{p.g['warn']} hazard {h.name} ({sides} side): {h.differs}.", f"fix: {h.fix}.",
+                f"see it: {twins.see_it(h)}"]
         for i, para in enumerate(body):
             lines = textwrap.wrap(para, width, initial_indent="  " if i == 0 else "    ", subsequent_indent="    ")
             out.extend(p.warn(line) if i == 0 else line for line in lines)
@@ -225,8 +223,7 @@ def render(lesson: twins.Lesson, width: int, color: bool = False, glyphs: dict =
     if rest:
         out.append(p.bold("Hazards handled outside these functions (by the harness or the data):"))
         for h in rest:
-            cmd = twins.parity_command(lesson.name, h)
-            text = f"{h.name}: {h.differs}. fix: {h.fix}." + (f" see it: {cmd}" if cmd else "")
+            text = f"{h.name}: {h.differs}. fix: {h.fix}. see it: {twins.see_it(h)}"
             out.extend(textwrap.wrap(text, width, initial_indent="  ", subsequent_indent="    "))
     return "\n".join(out).rstrip("\n") + "\n"
 

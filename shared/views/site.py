@@ -30,7 +30,7 @@ from shared.harness import records
 from shared.harness.config import FRAMEWORKS, LOOP_TEXT
 from shared.outputs import OutputDir
 from shared.tools import results
-from shared.views import concepts, notebook, twins
+from shared.views import concepts, hazards_page, notebook, twins
 
 BREAKPOINT = 900  # px: narrower than this, the columns stack
 LABEL = {"torch": "PyTorch", "jax": "JAX"}
@@ -152,7 +152,7 @@ def _comparison(recs, spec, drop_lesson: bool = True) -> str:
 
 def _nav(lesson: str | None) -> str:
     parts = ["<a class=\"home\" href=\"index.html\">torch-jax-lessons</a>",
-             f"<a href=\"{concepts.PAGE}\">{concepts.TITLE}</a>"]
+             f"<a href=\"{concepts.PAGE}\">{concepts.TITLE}</a>", "<a href=\"hazards.html\">hazards</a>"]
     if lesson is not None:
         i = specs.LESSONS.index(lesson)
         if i > 0:
@@ -200,12 +200,11 @@ class _Highlighter:
 
 
 def _callout(lesson: str, h, img: str | None) -> str:
-    cmd = twins.parity_command(lesson, h)
     out = [f"<aside class=\"hazard\" data-hazard=\"{_e(h.name)}\">",
            f"<p class=\"title\">Hazard: {_e(h.name)}{' (GPU only)' if h.gpu_only else ''}</p>",
-           f"<p>{_e(h.differs)}.</p>", f"<p><strong>The JAX twin:</strong> {_e(h.fix)}.</p>"]
-    if cmd:
-        out.append(f"<p>See it: <code>{_e(cmd)}</code></p>")
+           f"<p>{_e(h.differs)}.</p>", f"<p><strong>The JAX twin:</strong> {_e(h.fix)}.</p>",
+           f"<p>See it: <code>{_e(twins.see_it(h))}</code> (<a href=\"hazards.html#{hazards_page.anchor(h)}\">"
+           "its demo and numbers</a>)</p>"]
     if img:
         out.append(f"<a href=\"{_e(img)}\"><img src=\"{_e(img)}\" alt=\"{_e(lesson)}: |Δloss| per step "
                    f"without the {_e(h.name)} fix\"></a>")
@@ -292,6 +291,8 @@ def _settings_html(spec) -> str:
                    "says why.</p>")
         out.append(_table(["setting", "course", "ours", "why ours differs"], notebook.settings_rows(spec),
                           "settings"))
+    elif spec.beyond_course:
+        out.append(f"<p>Beyond the course: {_e(spec.beyond_course)}</p>")
     else:
         out.append("<p class=\"none\">The spec does not quote the course's settings for this lesson yet.</p>")
     out.append(f"<p>Our settings, from <code>shared/specs/{_e(spec.name)}.py</code> (seed {spec.seed}):</p>")
@@ -378,7 +379,9 @@ def index_page(lessons: list[twins.Lesson], res: Results) -> str:
             "in JAX with Flax NNX and optax. Each page lines the twins up function by function, next to the "
             "numbers that show they compute the same thing.</p>",
             f"<p>New to JAX from PyTorch? <a href=\"{concepts.PAGE}\">{concepts.TITLE}</a>: the ideas that trip "
-            "a PyTorch user, each next to the lesson lines that show it.</p>"]
+            "a PyTorch user, each next to the lesson lines that show it.</p>",
+            f"<p>Where the two frameworks' defaults part ways: <a href=\"hazards.html\">the {len(hazards_page.HAZARDS)} "
+            "translation hazards</a>, each with its fix and a demo that shows it bite.</p>"]
     any_results = any(res.groups(l.name) for l in lessons)
     if not any_results:
         body.append(f"<p class=\"banner\">No results in <code>{_e(res.root)}</code> yet: run <code>lessons compare "
@@ -453,14 +456,20 @@ def build(out: Path, results_dir: Path = Path("out"), force: bool = False) -> li
             files[out / "notebooks" / name] = text.encode()
             links.append((f"{label} ({name})", f"notebooks/{name}"))
         notebooks[lesson.name] = links
-    pages = [out / "index.html", out / concepts.PAGE] + [out / f"{lesson.name}.html" for lesson in lessons]
+    demos = twins.load(specs.DEMOS)  # the hazards page: the registry, each demo's numbers, plot and code
+    demo_images, pngs = _images(specs.DEMOS, res, out)
+    files.update(pngs)
+    pages = [out / "index.html", out / concepts.PAGE, out / "hazards.html"] + \
+        [out / f"{lesson.name}.html" for lesson in lessons]
     files[pages[0]] = index_page(lessons, res).encode()
     files[pages[1]] = _page(concepts.TITLE, _nav(None), concepts.body(res.root)).encode()
-    for lesson, page in zip(lessons, pages[2:]):
+    files[pages[2]] = _page("hazards · torch-jax-lessons", _nav(None), hazards_page.body(
+        demos, res.root, demo_images["plots"], _table, lambda pair: _pair_html(demos, pair, hl, {}))).encode()
+    for lesson, page in zip(lessons, pages[3:]):
         files[page] = lesson_page(lesson, res, images, notebooks, hl).encode()
     site.write(files)
-    for lesson in lessons:  # plots an earlier build copied that the results dir no longer has
-        site.remove_stale(out / "img" / lesson.name, files)
+    for name in [*specs.LESSONS, specs.DEMOS]:  # plots an earlier build copied that the results dir no longer has
+        site.remove_stale(out / "img" / name, files)
     return pages
 
 

@@ -98,9 +98,10 @@ class Lesson:
 
     @property
     def hazards(self) -> list[hazards.Hazard]:
-        """The hazards the lesson meets (``lessons hazards``) plus any whose marker its code uses."""
+        """The hazards the lesson meets (``lessons hazards``) plus any whose marker its code uses;
+        for the hazards' demos, every one."""
         used = {h.name for p in self.pairs for h in p.hazards}
-        return [h for h in hazards.HAZARDS if self.name in h.lessons or h.name in used]
+        return [h for h in hazards.HAZARDS if self.name in h.lessons or h.name in used or self.name == specs.DEMOS]
 
     @property
     def unplaced_hazards(self) -> list[hazards.Hazard]:
@@ -109,11 +110,9 @@ class Lesson:
         return [h for h in self.hazards if h.name not in used]
 
 
-def parity_command(lesson: str, hazard: hazards.Hazard) -> str | None:
-    """The command that demonstrates ``hazard`` on ``lesson``, or None where parity cannot show it."""
-    if lesson not in hazard.lessons:
-        return None
-    return f"lessons parity {lesson} --hazard {hazard.name}" + (" --device gpu" if hazard.gpu_only else "")
+def see_it(hazard: hazards.Hazard) -> str:
+    """The command that shows ``hazard`` making a difference: its demo (`lessons hazards --demo NAME`)."""
+    return hazard.demo_command
 
 
 # -- reading one file ------------------------------------------------------------------------------
@@ -295,8 +294,9 @@ def _hazards_of(t: Segment | None, j: Segment | None):
 
 
 def load(lesson: str, root: Path = ROOT) -> Lesson:
-    """The lesson's spec, both twins and their pairs. An unknown lesson raises LessonError."""
-    spec = specs.get(lesson)
+    """The lesson's spec, both twins and their pairs (``hazards``: the hazards' demos). An unknown
+    lesson raises LessonError."""
+    spec = specs.twin_spec(lesson)
     t, j = (read(fw, lesson_path(fw, spec.name, root)) for fw in SIDES)
     pairs, anchors = [], set()
     for a, b in pair_segments(t.segments, j.segments):
