@@ -14,6 +14,7 @@ views keep working while lessons are being rewritten.
 from __future__ import annotations
 
 import ast
+import difflib
 import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -107,6 +108,18 @@ class Lesson:
         """Hazards of the lesson no function pair applies (the harness does, e.g. the TF32 policy)."""
         used = {h.name for p in self.pairs for h in p.hazards}
         return [h for h in self.hazards if h.name not in used]
+
+
+def changed_lines(pair: Pair) -> dict[str, frozenset]:
+    """Per side, the indices of the lines of its code with no counterpart in the twin's (compared
+    without indentation, blank lines never counted): what differs inside a pair."""
+    lines = {fw: (pair.side(fw).source.split("\n") if pair.side(fw) else []) for fw in SIDES}
+    torch, jax = ([line.strip() for line in lines[fw]] for fw in SIDES)
+    same: dict[str, set] = {fw: set() for fw in SIDES}
+    for block in difflib.SequenceMatcher(None, torch, jax, autojunk=False).get_matching_blocks():
+        same["torch"].update(range(block.a, block.a + block.size))
+        same["jax"].update(range(block.b, block.b + block.size))
+    return {fw: frozenset(i for i, line in enumerate(lines[fw]) if line.strip() and i not in same[fw]) for fw in SIDES}
 
 
 def parity_command(lesson: str, hazard: hazards.Hazard) -> str | None:
