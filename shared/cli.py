@@ -106,7 +106,7 @@ def parser() -> argparse.ArgumentParser:
     _common_options(c, loop=LOOP_FAST)
     for sp in (r, c):
         sp.add_argument("-v", "--verbose", action="store_true",
-                        help="print each lesson's detail: its tables, the course's settings, the files written")
+                        help="print each lesson's detail: its tables, the course's settings, the files written (one lesson: always)")
     q = sub.add_parser("parity", help="both frameworks from the same weights and batches, step by step")
     q.add_argument("lesson")
     q.add_argument("--dtype", default="float32", choices=DTYPES)
@@ -234,6 +234,7 @@ def cmd_run(args) -> int:
                  if cfg.device != "auto"]
         out.check(known + ([args.out / "report.md"] if args.command == "compare" else []))
     status = Status(cfg.progress)
+    verbose = args.verbose or len(names) == 1   # one lesson: its detail; --all: a line each
     all_records, figures, skipped = [], {}, {}
     for i, (name, spec) in enumerate(lesson_specs.items()):
         status.show(f"· {name} ({i + 1} of {len(names)}) ...")
@@ -257,7 +258,7 @@ def cmd_run(args) -> int:
         written = out.write({**records_io.json_files(records, args.out), **pngs})
         took = time.perf_counter() - start
         changed = settings.described(spec, [r.overrides for r in records], epochs_flag=cfg.epochs is not None)
-        print(summary.lesson_detail(spec, records, written, changed) if args.verbose
+        print(summary.lesson_detail(spec, records, written, changed) if verbose
               else summary.lesson_line(spec, records, took), flush=True)
     if not lead:
         return 0
@@ -266,7 +267,7 @@ def cmd_run(args) -> int:
         report_path = report.write_report(out, lesson_specs, all_records, figures, skipped,
                                           epochs_flag=cfg.epochs is not None)
     done = [n for n in names if n not in skipped]
-    if done and not (args.verbose and len(names) == 1):   # -v has printed a lone lesson's table already
+    if done and not (verbose and len(names) == 1):   # a lone lesson's detail has its table already
         print(f"\n{summary.table_title(done, lesson_specs, cfg)}\n")
         print(results.comparison_table(all_records, lesson_specs))
     closing = summary.closing(all_records, report=report_path, out=args.out, skipped=skipped, loop=cfg.loop)

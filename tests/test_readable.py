@@ -42,7 +42,7 @@ def fake_records(overrides: dict | None = None) -> list[Record]:
     out = []
     for spec in specs.all_specs():
         for variant, t in spec.targets.items():
-            value = t.approx if t.approx is not None else (t.at_least + 0.01 if t.at_least is not None else 1.0)
+            value = t.approx if t.approx is not None else (t.at_least if t.at_least is not None else 1.0)
             for fw in ("torch", "jax"):
                 metrics = {"loss": 0.1, **{d: 0.1 for d in spec.details}, t.metric: value}
                 out.append(Record(spec.name, variant, fw, "cpu", "embedded", metrics,
@@ -201,7 +201,7 @@ def test_compare_and_parity_fit_80_columns(capsys, monkeypatch, tmp_path):
 def test_bench_tables_fit_80_columns(capsys, monkeypatch, tmp_path):
     """bench's tables with its longest names (the runs replaced: bench's own numbers are for `lessons bench`)."""
     row = dict(compile_s=0.98, train_s=1.841, runs=[1.8, 1.841, 1.9], steps=1875, samples=60000, floor_s=0.069,
-               course_s=7.21)
+               own_s=7.21)
     rows = [bench.BenchRow(n, v, fw, **row) for n, v in (("softmax_regression", "mnist"), ("batchnorm", "bn+dropout+plain"))
             for fw in ("torch", "jax")]
     workers = [{"framework": fw, "variant": "explicit", "workers": k, "steps": 40, "samples": 10240, "compile_s": 0.5,
@@ -212,7 +212,7 @@ def test_bench_tables_fit_80_columns(capsys, monkeypatch, tmp_path):
     monkeypatch.chdir(tmp_path)
     code, out = run_at(capsys, monkeypatch, 80, "bench", "--all")
     assert code == 0 and widest(out) <= 80
-    assert "bn+dropout+plain" in out and "course/ours" in out and "x 1 worker" in out
+    assert "bn+dropout+plain" in out and "train()/fast" in out and "x 1 worker" in out
 
 
 def test_a_real_terminal_sets_the_width_and_a_pipe_keeps_the_whole_table(tmp_path):
@@ -246,7 +246,7 @@ def test_the_demo_summary_is_short_fits_80_columns_and_says_where_the_rest_is(ca
     monkeypatch.setattr(cli, "run_lesson", fake_run())
     code, out = run_at(capsys, monkeypatch, 80, "compare", "--all", "--no-progress")
     lines = lines_of(out)
-    assert code == 0 and widest(out) <= 80 and len(lines) <= 60, out
+    assert code == 0 and widest(out) <= 80 and len(lines) <= 65, out   # about 60: 11 lessons, 35 variants
     for name in specs.LESSONS:   # one progress line per lesson, first
         assert sum(line.startswith(f"{name} ") for line in lines) == 1, name
     assert [line.split()[0] for line in lines[:len(specs.LESSONS)]] == list(specs.LESSONS)
@@ -300,7 +300,7 @@ def test_compare_all_with_epochs_1_judges_nothing_and_fits(tmp_path):
                              "--no-progress"], capture_output=True, text=True, env=env, cwd=tmp_path)
     assert result.returncode == 0, result.stderr
     out = result.stdout
-    assert widest(out) <= 80 and len(lines_of(out)) <= 60, out
+    assert widest(out) <= 80 and len(lines_of(out)) <= 70, out   # about 60, with the not-judged lines
     assert "NO" not in out.split() and "not judged (--epochs 1)" in out
     assert "Targets not judged: --epochs 1" in " ".join(lines_of(out)[-3:])
     recs = {r["variant"]: r for r in json.loads((tmp_path / "out" / "xor" / "torch-cpu-embedded.json").read_text())}

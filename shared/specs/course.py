@@ -67,7 +67,7 @@ NOTES: tuple[Note, ...] = (
          "F.cross_entropy, seed 1; a 784-10 model on MNIST, seed 777, batch 100, 15 epochs, SGD lr 0.1) "
          "and artificial neural networks (the perceptron, AND/NAND/OR gates, and an MLP that solves XOR: "
          "2-10-10-10-1 with sigmoids, BCELoss, SGD lr 1, 10,001 steps, seed 777).",
-         ("softmax_regression", "xor"),
+         ("softmax_regression", "compiled_loop", "xor"),
          (Quote("XOR 게이트는 AND, NAND, OR 게이트를 조합하면 만들 수 있음.",
                 "an XOR gate can be made by combining AND, NAND and OR gates."),
           Quote("즉, layer를 더 쌓으면 만들 수 있음",

@@ -10,15 +10,15 @@ from __future__ import annotations
 from pathlib import Path
 
 from shared import terminal
-from shared.harness.config import LOOP_FAST, LOOP_OWN, LOOP_TEXT
+from shared.harness.config import LOOP_FAST, LOOP_OWN
 from shared.tools import results
 
 NAME_WIDTH = 18   # the longest lesson name (softmax_regression)
 
 TIMES_NOTE = "Times: one run each, noisy on a busy machine; `lessons bench` takes medians."
-# What each loop is, said under the table: what ran, and the other one.
-LOOP_NOTE = {LOOP_OWN: f"{LOOP_TEXT[LOOP_OWN]} (--loop fast: the harness's fast path over the same train_step)",
-             LOOP_FAST: f"{LOOP_TEXT[LOOP_FAST]}; `lessons run` runs each lesson's own train()"}
+# What trained the runs, said under the table in one line, and the other loop (report.md says more).
+LOOP_NOTE = {LOOP_OWN: "each lesson's own train() (--loop fast: the harness's fast path over its train_step)",
+             LOOP_FAST: "the harness's fast path (`lessons run`: each lesson's own train())"}
 
 
 def verdict(rows: list[dict]) -> str:
@@ -69,8 +69,8 @@ def closing(records, *, report: Path | None, out: Path, skipped: dict[str, str],
     lines.append(TIMES_NOTE)
     lines += [f"skipped {name}: {why}" for name, why in skipped.items()]
     if report is not None:
-        lines.append(f"Full report: {report} (each lesson's detail, the course's settings, plots); -v prints "
-                     f"the detail here, `lessons site --results {out}` makes a site of it.")
+        lines.append(f"Full report: {report} (-v prints each lesson's detail here; `lessons site --results {out}` "
+                     "makes a site of it).")
     else:
         lines.append(f"Records and plots: {out}/; -v prints each lesson's detail.")
     overrides = {k: v for r in records for k, v in r.overrides.items()}
