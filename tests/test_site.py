@@ -290,8 +290,8 @@ def test_jax_for_pytorch_users_links_each_concept_to_the_lines_that_show_it(buil
         for (lesson, anchor, fw, line, label), where in zip(links, (concept.torch_at, concept.jax_at)):
             assert (lesson, label) == (where.lesson, f"{fw}_impl/{lesson}.py:{line}")
             target = _html(built, f"{lesson}.html")
-            m = re.search(rf'<span class="line" id="{anchor}"[^>]*><span class="lno">{line}</span>(.*?)</span>(?=<span '
-                          rf'class="line"|</pre>)', target, re.S)
+            m = re.search(rf'<span class="line(?: chg)?" id="{anchor}"[^>]*><span class="lno">{line}</span>(.*?)</span>(?=<span '
+                          rf'class="line|</pre>)', target, re.S)
             assert m, (concept.name, anchor)
             assert where.code in html.unescape(re.sub(r"<[^>]+>", "", m.group(1))), (concept.name, where.code)
             file_line = (twins.ROOT / f"{fw}_impl" / f"{lesson}.py").read_text().splitlines()[int(line) - 1]
