@@ -7,7 +7,7 @@
     lessons hazards [--demo NAME|all]
     lessons bench [LESSON|--all]
     lessons show LESSON [--width N]
-    lessons site [--out DIR] [--results DIR]
+    lessons site [--out DIR] [--results DIR] [--execute]
     lessons notebook LESSON|--all [--out DIR] [--framework torch|jax] [--epochs N]
 
 Bad input ends with one line on stderr that says what to do, and exit code 2.
@@ -20,9 +20,8 @@ with interrupts.quiet_while_importing():  # Ctrl-C in the first second: one line
     import argparse
     import json
     import os
-    import shutil
     import sys
-    import textwrap
+    import time
     from pathlib import Path
 
     import numpy as np
@@ -31,13 +30,15 @@ with interrupts.quiet_while_importing():  # Ctrl-C in the first second: one line
     from shared.errors import DataError, LessonError
     from shared.harness import distributed, launchers, runner
     from shared.harness import records as records_io
-    from shared.harness.config import (DATA_SOURCES, DEVICES, FRAMEWORKS, LOOP_FAST, LOOP_OWN, LOOP_TEXT, LOOPS,
+    from shared.harness.config import (DATA_SOURCES, DEVICES, FRAMEWORKS, LOOP_FAST, LOOP_OWN, LOOPS,
                                        RunConfig)
     from shared.harness.precision import DEFAULT, DTYPES
     from shared.harness.records import Record
     from shared.outputs import OutputDir
+    from shared.progress import Status
     from shared.specs import settings
-    from shared.tools import bench, demos, hazards, parity, plots, report, results
+    from shared.terminal import wrap
+    from shared.tools import bench, demos, hazards, parity, plots, report, results, summary
 
 EXIT_USAGE = 2
 
@@ -50,15 +51,8 @@ class _Parser(argparse.ArgumentParser):
 def run_lesson(spec, frameworks: list[str], cfg: RunConfig) -> list[Record]:
     records = []
     for fw in frameworks:
-        if cfg.progress:
-            print(f"· {spec.name} ({fw}) ...", file=sys.stderr, flush=True)
         records += runner.run(spec, fw, cfg)
     return records
-
-
-# What each loop is, said under a table: what ran, and the other one.
-LOOP_NOTE = {LOOP_OWN: f"{LOOP_TEXT[LOOP_OWN]} (--loop fast: the harness's fast path over the same train_step)",
-             LOOP_FAST: f"{LOOP_TEXT[LOOP_FAST]}; `lessons run` runs each lesson's own train()"}
 
 
 def _common_options(p: argparse.ArgumentParser, loop: str | None = None) -> None:
@@ -110,6 +104,9 @@ def parser() -> argparse.ArgumentParser:
     c.add_argument("--skip-missing", action="store_true",
                    help="with --all, exit 0 even when a lesson is skipped for missing data (else exit 1)")
     _common_options(c, loop=LOOP_FAST)
+    for sp in (r, c):
+        sp.add_argument("-v", "--verbose", action="store_true",
+                        help="print each lesson's detail: its tables, the course's settings, the files written (one lesson: always)")
     q = sub.add_parser("parity", help="both frameworks from the same weights and batches, step by step")
     q.add_argument("lesson")
     q.add_argument("--dtype", default="float32", choices=DTYPES)
@@ -150,6 +147,8 @@ def _views_parsers(sub) -> None:
                    help="where `lessons compare` and `lessons parity` wrote JSON and plots (default: out/)")
     w.add_argument("--force", action="store_true",
                    help="replace files in --out that lessons did not write, or that were changed since")
+    w.add_argument("--execute", action="store_true",
+                   help="run each notebook (nbclient and ipykernel, the test extra) so it opens with its outputs")
     n = sub.add_parser("notebook", help="a Jupyter notebook of a lesson: the pairs as cells, then a run of both")
     n.add_argument("lesson", nargs="?")
     n.add_argument("--all", action="store_true", help="every lesson")
@@ -210,14 +209,8 @@ def _overrides(args, spec) -> dict:
     return changes
 
 
-def _say(text: str) -> None:
-    """Prose, wrapped at the terminal's width."""
-    print(textwrap.fill(text, width=max(40, shutil.get_terminal_size((100, 24)).columns - 1)))
-
-
 def cmd_list(args) -> int:
-    for spec in specs.all_specs():
-        print(f"{spec.name:20s} {spec.title}")
+    print(results.format_table(["lesson", "what it teaches"], [[s.name, s.title] for s in specs.all_specs()]))
     return 0
 
 
@@ -251,16 +244,22 @@ def cmd_run(args) -> int:
         known = [args.out / n / f"{fw}-{cfg.device}-{cfg.data}.json" for n in names for fw in frameworks
                  if cfg.device != "auto"]
         out.check(known + ([args.out / "report.md"] if args.command == "compare" else []))
+    status = Status(cfg.progress)
+    verbose = args.verbose or len(names) == 1   # one lesson: its detail; --all: a line each
     all_records, figures, skipped = [], {}, {}
-    for name, spec in lesson_specs.items():
+    for i, (name, spec) in enumerate(lesson_specs.items()):
+        status.show(f"· {name} ({i + 1} of {len(names)}) ...")
+        start = time.perf_counter()
         try:
             records = run_lesson(spec, frameworks, cfg)
         except DataError as e:
             if len(names) == 1:
                 raise
+            status.clear()
             skipped[name] = str(e)  # --all goes on without a lesson whose data is missing
             print(f"lessons: skipped {name}: {e}", file=sys.stderr)
             continue
+        status.clear()
         if not lead:
             continue
         all_records += records
@@ -268,38 +267,31 @@ def cmd_run(args) -> int:
         figures[name] = list(pngs)
         # the results first, then the tables: a terminal that fails (encoding, closed pipe) loses nothing
         written = out.write({**records_io.json_files(records, args.out), **pngs})
-        print(f"\n{spec.title}\n")
-        print(results.comparison_table(records, lesson_specs))
-        print()
-        print(results.format_table(*results.detail_cells(records, spec.details)))
-        print()
-        _say(f"Trained with {LOOP_NOTE[cfg.loop]}.")
+        took = time.perf_counter() - start
         changed = settings.described(spec, [r.overrides for r in records], epochs_flag=cfg.epochs is not None)
-        if spec.course:
-            print(f"\nThe course ({spec.course['note']}) and " + ("this run" if changed else "our defaults") + "\n")
-            print(results.format_table(["setting", "course", "ours", "why ours differs"], spec.course_rows(changed)))
-        elif spec.beyond_course:
-            print(f"\nBeyond the course: {spec.beyond_course}")
-        for path in written:
-            print(f"wrote {path}")
+        print(summary.lesson_detail(spec, records, written, changed) if verbose
+              else summary.lesson_line(spec, records, took), flush=True)
     if not lead:
         return 0
+    report_path = None
     if args.command == "compare":
-        path = report.write_report(out, lesson_specs, all_records, figures, skipped)
-    if len(names) > 1:
-        print("\nAll lessons\n")
+        report_path = report.write_report(out, lesson_specs, all_records, figures, skipped,
+                                          epochs_flag=cfg.epochs is not None)
+    done = [n for n in names if n not in skipped]
+    if done and not (verbose and len(names) == 1):   # a lone lesson's detail has its table already
+        print(f"\n{summary.table_title(done, lesson_specs, cfg)}\n")
         print(results.comparison_table(all_records, lesson_specs))
-        for name, why in skipped.items():
-            print(f"skipped {name}: {why}")
-    if args.command == "compare":
-        print(f"wrote {path}")
+    closing = summary.closing(all_records, report=report_path, out=args.out, skipped=skipped, loop=cfg.loop)
+    code = 0
     if skipped:
-        ran = f"{len(names) - len(skipped)} of {len(names)} lessons ran, skipped: {', '.join(skipped)}"
+        ran = f"{len(done)} of {len(names)} lessons ran, skipped: {', '.join(skipped)}"
         if not getattr(args, "skip_missing", False):
             print(f"lessons: {ran}; exit 1 (pass --skip-missing to accept that)", file=sys.stderr)
-            return 1
-        print(f"{ran} (accepted: --skip-missing)")
-    return 0
+            code = 1
+        else:   # before the not-judged line, which stays last
+            closing.insert(len(closing) - any(r.overrides for r in all_records), f"{ran} (accepted: --skip-missing)")
+    print("\n" + "\n".join(closing))
+    return code
 
 
 def cmd_hazards(args) -> int:
@@ -353,16 +345,16 @@ def cmd_parity(args) -> int:
     # the plot first: then a terminal that fails loses nothing
     path = out.write({png: parity.plot_png(found, f"{spec.name}: |Δloss| per step ({cfg.dtype})")})[0]
     notes = spec.parity.notes
-    print("\n" + parity.header(spec, cfg, found[0].rel.size, hazard.name if hazard else None) + "\n")
+    print("\n" + wrap(parity.header(spec, cfg, found[0].rel.size, hazard.name if hazard else None)) + "\n")
     print(parity.summary_table(found, notes=bool(notes)))
     for r in found:
         if not r.failure:
-            print(f"\n{r.variant}: final parameter differences\n")
+            print(f"\n{wrap(r.variant)}: final parameter differences\n")
             print(parity.weights_table(r))
     if hazard is not None:
-        print(f"\nhazard {hazard.name}: {hazard.differs}.\nfix: {hazard.fix}.\nits demo: {hazard.demo_command}")
+        print("\n" + wrap(f"hazard {hazard.name}: {hazard.differs}.\nfix: {hazard.fix}.\nits demo: {hazard.demo_command}"))
     if notes:
-        print(f"\nnotes: {notes}")
+        print(f"\n{wrap(f'notes: {notes}')}")
     print(f"\nwrote {path}")
     return 0
 
@@ -381,8 +373,8 @@ def _parity_bands(spec, cfg: RunConfig) -> int:
         overlap = max(t.min(), j.min()) <= min(t.max(), j.max())
         rows.append([variant, f"{t.mean():.4f} ± {t.std():.4f}", f"{j.mean():.4f} ± {j.std():.4f}",
                      f"{abs(t.mean() - j.mean()):.4f}", "yes" if overlap else "NO"])
-    print(f"\n{spec.title}: stochastic, compared by accuracy bands over seeds {list(seeds)}, trained by the "
-          f"harness's fast path\n")
+    title = f"{spec.title}: stochastic, compared by accuracy bands over seeds {list(seeds)}, trained by the harness's fast path"
+    print(f"\n{wrap(title)}\n")
     print(results.format_table(["variant", "torch mean ± sd", "jax mean ± sd", "|Δ mean|", "ranges overlap"], rows))
     return 0
 
@@ -403,8 +395,8 @@ def cmd_bench(args) -> int:
     out.check([args.out / "bench.json"])
     rates = {fw: runner.matmul_rate(fw, cfg) for fw in FRAMEWORKS}
     rate = max(rates.values())
-    print("float32 matmul rate: " + ", ".join(f"{fw} {r / 1e9:.0f} GFLOP/s" for fw, r in rates.items())
-          + f"; floor uses {rate / 1e9:.0f}; each framework's default precision; data: --data fullsize")
+    print(wrap("float32 matmul rate: " + ", ".join(f"{fw} {r / 1e9:.0f} GFLOP/s" for fw, r in rates.items())
+               + f"; floor uses {rate / 1e9:.0f}; each framework's default precision; data: --data fullsize"))
     rows, worker_rows, form_rows = [], [], []
     for name in names:
         spec = specs.get(name)
@@ -420,15 +412,15 @@ def cmd_bench(args) -> int:
     path = out.write_text(args.out / "bench.json", json.dumps(payload, indent=1))  # first: see cmd_run
     if rows:
         print()
-        _say("The fast path (the harness's loop over each lesson's train_step) against the floor and the "
-             "lesson's own train() (--loop train):")
+        print(wrap("The fast path (the harness's loop over each lesson's train_step) against the floor and the "
+                   "lesson's own train() (--loop train):"))
         print()
         print(bench.table(rows))
     if form_rows:
-        print(f"\n{form_rows[0]['lesson']}: each form of the loop in its own train(), compilation apart\n")
+        print("\n" + wrap(f"{form_rows[0]['lesson']}: each form of the loop in its own train(), compilation apart") + "\n")
         print(bench.forms_table(form_rows))
     if worker_rows:
-        print("\nData parallel: speed against the number of workers (torch: processes, JAX: devices)\n")
+        print("\n" + wrap("Data parallel: speed against the number of workers (torch: processes, JAX: devices)") + "\n")
         print(bench.workers_table(worker_rows))
     print(f"\nwrote {path}")
     return 0

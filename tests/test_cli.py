@@ -19,12 +19,17 @@ from shared.outputs import MANIFEST
 
 
 def lessons(*args, **kw):
-    return subprocess.run([sys.executable, "-m", "shared.cli", *args], capture_output=True, text=True, **kw)
+    """`lessons ARGS` in a subprocess, its output piped: full-width tables. The environment is passed
+    explicitly: GNU readline, once loaded in this process, puts COLUMNS in the C environment a child
+    inherits (not in os.environ), which would size the child's tables."""
+    return subprocess.run([sys.executable, "-m", "shared.cli", *args], capture_output=True, text=True,
+                          env=kw.pop("env", dict(os.environ)), **kw)
 
 
 def test_list_names_every_lesson():
     out = lessons("list").stdout
-    assert [line.split()[0] for line in out.splitlines()] == list(specs.LESSONS)
+    assert out.splitlines()[0].split() == ["lesson", "what", "it", "teaches"]
+    assert [line.split()[0] for line in out.splitlines()[2:]] == list(specs.LESSONS)
 
 
 @pytest.mark.parametrize("args,words", [
@@ -67,7 +72,8 @@ def test_divergence_is_reported_as_one_line(monkeypatch, capsys):
 def test_compare_writes_json_and_plot_and_prints_table(tmp_path):
     result = lessons("compare", "xor", "--epochs", "30", "--out", str(tmp_path), "--no-progress")
     assert result.returncode == 0, result.stderr
-    assert "xor     mlp" in result.stdout and "torch" in result.stdout
+    assert any(line.startswith("mlp ") and "accuracy" in line for line in result.stdout.splitlines())
+    assert "torch" in result.stdout and "Times: one run each" in result.stdout
     for fw in ("torch", "jax"):
         records = json.loads((tmp_path / "xor" / f"{fw}-cpu-embedded.json").read_text())
         mlp = next(r for r in records if r["variant"] == "mlp")

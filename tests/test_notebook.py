@@ -175,19 +175,25 @@ def jupyter_env(tmp_path, monkeypatch):
 
 @pytest.mark.slow
 def test_executed_notebook_gives_the_numbers_lessons_run_gives(tmp_path, jupyter_env):
-    """`lessons notebook LESSON --epochs 1` run top to bottom in an ipykernel: its final metrics are
-    exactly those of shared.harness.runner.run (what `lessons run --epochs 1` calls) with the same settings."""
-    from nbclient import NotebookClient
-
+    """`lessons notebook LESSON --epochs 1` run top to bottom in an ipykernel (notebook.execute, what
+    `lessons site --execute` runs): its final metrics are exactly those of shared.harness.runner.run
+    (what `lessons run --epochs 1` calls) with the same settings, and no output is a stray warning."""
     assert cli.main(["notebook", EXECUTED, "--out", str(tmp_path), "--epochs", "1"]) == 0
-    nb = _read(tmp_path / f"{EXECUTED}.ipynb")
-    NotebookClient(nb, kernel_name=jupyter_env, timeout=900, resources={"metadata": {"path": str(tmp_path)}}).execute()
+    path = tmp_path / f"{EXECUTED}.ipynb"
+    path.write_text(notebook.execute(path.read_text(), path.name, timeout=900))
+    nb = _read(path)
+    assert nb.metadata.kernelspec.name == "python3"   # opens with the usual kernel
+    assert all(c.execution_count for c in nb.cells if c.cell_type == "code")
+    texts = [o.get("text", "") + json.dumps(o.get("data", {}).get("text/plain", "")) for c in nb.cells
+             if c.cell_type == "code" for o in c.outputs]
+    assert not [t for t in texts if "Warning" in t or "warn" in t.lower()], texts
+    assert not [o for c in nb.cells if c.cell_type == "code" for o in c.outputs if o.get("name") == "stderr"]
     (cell,) = [c for c in nb.cells if notebook.METRICS_TAG in c.metadata.get("tags", [])]
     printed = "".join(o.text for o in cell.outputs if o.output_type == "stream" and o.name == "stdout")
     from_notebook = json.loads(printed)
     run_cell = next(c for c in nb.cells if c.cell_type == "code" and "comparison_table" in c.source)
     table = "".join(o.get("text", "") for o in run_cell.outputs)
-    assert EXECUTED in table and "|Δ|" in table  # the comparison was printed
+    assert "|Δ|" in table and all(f"\n{v} " in table for v in specs.get(EXECUTED).variants)  # the comparison
     assert any("image/png" in o.get("data", {}) for c in nb.cells for o in c.get("outputs", []))  # the curves
     spec = specs.get(EXECUTED)
     cfg = RunConfig(epochs=1, progress=False)
@@ -195,3 +201,21 @@ def test_executed_notebook_gives_the_numbers_lessons_run_gives(tmp_path, jupyter
     assert set(from_notebook) == set(FRAMEWORKS)
     assert from_notebook == json.loads(json.dumps(expected))
     assert all(set(from_notebook[fw]) == set(spec.variants) for fw in FRAMEWORKS)
+
+
+def test_site_execute_runs_every_notebook_it_writes(tmp_path, monkeypatch, capsys):
+    from shared.views import site
+
+    def execute(text, name, timeout=1800):   # stands for the kernel: marks what it returns
+        ran.append(name)
+        return json.dumps({**json.loads(text), "executed": name})
+
+    ran = []
+    monkeypatch.setattr(site.notebook, "execute", execute)
+    assert cli.main(["site", "--out", str(tmp_path / "s"), "--results", str(tmp_path / "none"), "--execute"]) == 0
+    written = {p.name: json.loads(p.read_text()) for p in (tmp_path / "s" / "notebooks").glob("*.ipynb")}
+    assert sorted(ran) == sorted(written) and len(written) == 3 * len(specs.LESSONS)
+    assert all(nb["executed"] == name for name, nb in written.items())   # the site holds what ran
+    ran.clear()
+    assert cli.main(["site", "--out", str(tmp_path / "s"), "--results", str(tmp_path / "none")]) == 0
+    assert ran == [] and "executed" not in json.loads((tmp_path / "s" / "notebooks" / sorted(written)[0]).read_text())

@@ -75,7 +75,7 @@ def _code_lines(col: str) -> tuple[list[int], str]:
     """The line numbers and the text (tags stripped, entities decoded) of the code block in ``col``."""
     pre = re.search(r"<pre[^>]*>(.*?)</pre>", col, re.S).group(1)
     numbers, lines = [], []
-    for part in pre.split('<span class="line"')[1:]:
+    for part in re.split(r'<span class="line(?: chg)?"', pre)[1:]:
         m = re.match(r'(?: id="[a-z]+-L\d+")? style="--i:\d+"><span class="lno">(\d+)</span>(.*)$', part, re.S)
         numbers.append(int(m.group(1)))
         lines.append(html.unescape(re.sub(r"<[^>]+>", "", m.group(2))))
@@ -102,7 +102,7 @@ def test_index_shows_the_latest_comparison_row_from_the_json_records(built):
     (shown,) = _rows(entry)
     assert shown["variant"] == "mlp" and shown["metric"] == row["metric"]
     assert (shown["torch"], shown["jax"], shown["|Δ|"]) == tuple(results.fmt(row[k]) for k in ("torch", "jax", "delta"))
-    assert shown["ok"] == {True: "yes", False: "NO"}[row["ok"]]
+    assert shown["ok"] == results.ok_text(row) == "not judged (--epochs 2)"   # a short run is not judged
     other = re.search(r'<li id="xor">(.*?)</li>', page, re.S).group(1)
     assert "No results yet" in other and "lessons compare xor" in other
 
@@ -120,6 +120,8 @@ def test_lesson_page_pairs_the_twins_in_file_order(built):
     assert anchors == ["pair-docstrings", *(p.anchor for p in lesson.pairs)]
     for pair in lesson.pairs:
         body = _article(page, pair.anchor)
+        if pair.torch.source == pair.jax.source:   # shown once (test_a_function_the_same_in_both_is_shown_once)
+            continue
         cols = dict(zip(twins.SIDES, re.split(r'<div class="col" data-framework="jax">', body)))
         for fw, col in cols.items():
             seg = pair.side(fw)
@@ -156,7 +158,7 @@ def test_lesson_page_has_course_settings_with_reasons_results_and_plots(built):
     for key, value in spec.course.items():
         if key not in ("note", "published"):
             assert rows[key]["course"] == str(value)  # the course's setting beside ours
-    assert f"The course: {spec.course['note']}" in settings
+    assert "The course: <a href=\"course.html#note-000\">note 000</a>, section 5" in settings
     res = re.search(r'<section id="results">(.*?)</section>', page, re.S).group(1)
     assert "torch-cpu-embedded.json" in res and "<th scope=\"col\">|Δ|</th>" in res
     for png in ("history.png", "parity-float32.png"):
@@ -165,6 +167,84 @@ def test_lesson_page_has_course_settings_with_reasons_results_and_plots(built):
             (built["results"] / "multiclass" / png).read_bytes()
     xor = re.search(r'<section id="results">(.*?)</section>', _html(built, "xor.html"), re.S).group(1)
     assert "No results for xor" in xor and "No parity plot yet" in xor
+
+
+def _article_any(page: str, anchor: str) -> str:
+    m = re.search(rf'<article class="pair[^"]*" id="{re.escape(anchor)}">(.*?)</article>', page, re.S)
+    assert m, anchor
+    return m.group(1)
+
+
+@pytest.mark.parametrize("lesson", ["xor", "datasets", "poly_fit"])
+def test_a_function_the_same_in_both_is_shown_once(built, lesson):
+    page = _html(built, f"{lesson}.html")
+    same = [p for p in twins.load(lesson).pairs if p.torch and p.jax and p.torch.source == p.jax.source]
+    assert same, f"{lesson} has no function the same in both"
+    for pair in same:
+        body = _article_any(page, pair.anchor)
+        assert "the same in both" in body and body.count("<pre") == 1
+        assert 'data-framework="both"' in body and 'data-framework="torch"' not in body
+        assert _code_lines(body)[1] == pair.torch.source
+
+
+def test_lines_that_differ_between_the_twins_are_marked(built):
+    lesson = twins.load("multiclass")
+    page = _html(built, "multiclass.html")
+    pair = next(p for p in lesson.pairs if p.name == "train")
+    changed = twins.changed_lines(pair)
+    assert changed["torch"] and changed["jax"]   # the loops differ in a few lines, not all
+    assert len(changed["torch"]) < len(pair.torch.source.split("\n"))
+    body = _article(page, pair.anchor)
+    for fw, col in zip(twins.SIDES, body.split('data-framework="jax"')):
+        pre = re.search(r"<pre[^>]*>(.*?)</pre>", col, re.S).group(1)
+        marked = [i for i, part in enumerate(pre.split('<span class="line')[1:]) if part.startswith(' chg"')]
+        assert marked == sorted(changed[fw]), fw
+    lines = pair.torch.source.split("\n")
+    assert all(lines[i].strip() for i in changed["torch"])   # a blank line is never marked
+
+
+def test_the_course_page_says_what_the_course_is_with_its_words_in_english(built):
+    from shared.specs import course
+
+    page = _html(built, "course.html")
+    assert "five course notes" in page and "Korean" in page
+    for note in course.NOTES:
+        section = re.search(rf'<section id="note-{note.id}">(.*?)</section>', page, re.S).group(1)
+        for q in note.quotes:
+            assert f'<blockquote lang="ko">{site._e(q.original)}</blockquote>' in section
+            assert f'<blockquote lang="en">{site._e(q.english)}</blockquote>' in section
+        for name in note.lessons:
+            assert f'href="{name}.html"' in section
+    rows = _rows(re.search(r'<section id="note-003">(.*?)</section>', page, re.S).group(1))
+    assert {"lesson": "xor", "setting": "lr", "the course": "1", "ours": "1"} in rows
+    assert 'href="course.html"' in _html(built, "index.html") and 'href="course.html"' in _html(built, "xor.html")
+
+
+def test_no_dict_repr_on_any_page(built):
+    for page in built["site"].glob("*.html"):
+        text = html.unescape(page.read_text())
+        assert "{'" not in text and '{"' not in text, page.name
+
+
+def test_every_parity_plot_of_a_lesson_is_on_its_page(built, tmp_path):
+    """A hazard's parity plot shows in the Parity section too, and a page with only that one does not say
+    there is no parity plot."""
+    res = tmp_path / "results"
+    shutil.copytree(built["results"], res)
+    (res / "multiclass" / "parity-float32.png").unlink()
+    out = tmp_path / "site"
+    assert cli.main(["site", "--out", str(out), "--results", str(res)]) == 0
+    parity_section = (out / "multiclass.html").read_text().split("<h3>Parity</h3>", 1)[1]
+    assert 'src="img/multiclass/parity-float32-adam_bias_correction.png"' in parity_section
+    assert "No parity plot yet" not in parity_section and "without the adam_bias_correction fix" in parity_section
+    full = _html(built, "multiclass.html").split("<h3>Parity</h3>", 1)[1]
+    assert full.index("parity-float32.png") < full.index("parity-float32-adam_bias_correction.png")   # plain first
+
+
+def test_plot_captions_say_the_frameworks_start_apart(built):
+    res = re.search(r'<section id="results">(.*?)</section>', _html(built, "multiclass.html"), re.S).group(1)
+    caption = re.search(r'<figcaption>(history\.png:.*?)</figcaption>', res, re.S).group(1)
+    assert "different random weights" in caption and "lessons parity multiclass" in caption
 
 
 def test_pages_link_previous_next_and_their_notebooks(built):
@@ -184,7 +264,7 @@ def test_pages_link_previous_next_and_their_notebooks(built):
 def test_site_is_offline_and_every_internal_link_resolves(built):
     out = built["site"]
     pages = sorted(out.glob("*.html"))
-    assert len(pages) == len(specs.LESSONS) + 3  # the lessons, the index, JAX for PyTorch users, hazards
+    assert len(pages) == len(specs.LESSONS) + 4  # the lessons, the index, JAX for PyTorch users, the course, hazards
     css = (out / "style.css").read_text()
     assert "@import" not in css and "url(" not in css and ".hl .k" in css  # pygments' colours, local
     for page in pages:
@@ -211,8 +291,8 @@ def test_jax_for_pytorch_users_links_each_concept_to_the_lines_that_show_it(buil
         for (lesson, anchor, fw, line, label), where in zip(links, (concept.torch_at, concept.jax_at)):
             assert (lesson, label) == (where.lesson, f"{fw}_impl/{lesson}.py:{line}")
             target = _html(built, f"{lesson}.html")
-            m = re.search(rf'<span class="line" id="{anchor}"[^>]*><span class="lno">{line}</span>(.*?)</span>(?=<span '
-                          rf'class="line"|</pre>)', target, re.S)
+            m = re.search(rf'<span class="line(?: chg)?" id="{anchor}"[^>]*><span class="lno">{line}</span>(.*?)</span>(?=<span '
+                          rf'class="line|</pre>)', target, re.S)
             assert m, (concept.name, anchor)
             assert where.code in html.unescape(re.sub(r"<[^>]+>", "", m.group(1))), (concept.name, where.code)
             file_line = (twins.ROOT / f"{fw}_impl" / f"{lesson}.py").read_text().splitlines()[int(line) - 1]
@@ -433,12 +513,19 @@ MEASURE = """(() => {
   const box = e => { const r = e.getBoundingClientRect();
                      return {left: r.left, right: r.right, top: r.top, bottom: r.bottom, width: r.width, height: r.height}; };
   const shown = e => { const s = getComputedStyle(e); return s.display !== 'none' && s.visibility !== 'hidden'; };
-  const pairs = [...document.querySelectorAll('.pair > .cols')].map(c => {
+  const pairs = [...document.querySelectorAll('.pair:not(.same) > .cols')].map(c => {
     const [t, j] = ['torch', 'jax'].map(fw => c.querySelector(`:scope > [data-framework=${fw}]`));
     return {id: c.parentElement.id, torch: box(t), jax: box(j), shown: shown(t) && shown(j)};
   });
+  const same = [...document.querySelectorAll('.pair.same > .cols')].map(c => ({
+    id: c.parentElement.id, blocks: c.querySelectorAll('pre').length,
+    cols: c.querySelectorAll(':scope > .col').length, box: box(c.querySelector(':scope > .col'))}));
   return {scrollWidth: document.scrollingElement.scrollWidth, innerWidth: window.innerWidth,
-          images: [...document.images].map(i => ({src: i.getAttribute('src'), w: i.naturalWidth})),
+          images: [...document.images].map(i => ({src: i.getAttribute('src'), w: i.naturalWidth,
+                                                  shown: shown(i) && i.getBoundingClientRect().width > 0,
+                                                  rendered: i.getBoundingClientRect().width,
+                                                  plot: !!i.closest('.plots')})),
+          same,
           links: [...document.querySelectorAll('a[href]')].map(a => ({href: a.getAttribute('href'), url: a.href})),
           pairs};
 })()"""
@@ -447,7 +534,7 @@ MEASURE = """(() => {
 SELECTED = """(() => {
   const out = {};
   for (const pair of document.querySelectorAll('article.pair')) {
-    for (const fw of ['torch', 'jax']) {
+    for (const fw of ['torch', 'jax', 'both']) {
       const pre = pair.querySelector(`[data-framework=${fw}] pre`);
       if (!pre) continue;
       const sel = getSelection();
@@ -471,7 +558,7 @@ def test_every_page_in_headless_chromium_at_1280_and_390(built):
     failures = []
     try:
         browser.call("Page.enable")
-        pages = ["index.html", concepts.PAGE, *(f"{n}.html" for n in specs.LESSONS), "hazards.html"]
+        pages = ["index.html", concepts.PAGE, "course.html", *(f"{n}.html" for n in specs.LESSONS), "hazards.html"]
         for size, (w, h) in SIZES.items():
             for name in pages:
                 path = built["site"] / name
@@ -484,24 +571,35 @@ def test_every_page_in_headless_chromium_at_1280_and_390(built):
                 if m["scrollWidth"] > m["innerWidth"]:
                     failures.append(f"{where}: the page scrolls sideways ({m['scrollWidth']} > {m['innerWidth']})")
                 failures += [f"{where}: image {i['src']} did not load" for i in m["images"] if i["w"] <= 0]
+                if size == "phone":   # a plot is as wide as the phone, and has the pixels for it
+                    failures += [f"{where}: plot {i['src']} is {i['rendered']}px wide on a {w}px screen"
+                                 for i in m["images"] if i["plot"] and i["rendered"] < w]
+                    failures += [f"{where}: image {i['src']} has {i['w']}px for a {w}px screen"
+                                 for i in m["images"] if i["shown"] and i["w"] < w]
+                for p in m["same"]:   # the same in both: one block, the whole width
+                    if p["blocks"] != 1 or p["cols"] != 1 or p["box"]["width"] < (w - 60 if w < 900 else 800):
+                        failures.append(f"{where}: {p['id']} (the same in both) is not one full-width block: {p}")
                 for link in m["links"]:
                     url = urllib.parse.urlparse(link["url"])
                     if url.scheme != "file":
                         failures.append(f"{where}: link {link['href']} leaves the site")
                     elif not Path(urllib.parse.unquote(url.path)).is_file():
                         failures.append(f"{where}: link {link['href']} does not resolve")
-                if name in ("index.html", concepts.PAGE):
+                if name in ("index.html", concepts.PAGE, "course.html"):
                     continue
                 # what a reader selects and copies from a code block is the file's code, to the character
                 lesson = twins.load(path.stem)
                 selected = browser.evaluate(SELECTED)
                 for pair in lesson.pairs:
-                    for fw in twins.SIDES:
-                        seg = pair.side(fw)
+                    same = pair.torch is not None and pair.jax is not None and pair.torch.source == pair.jax.source
+                    for fw in ("both",) if same else twins.SIDES:
+                        seg = pair.torch if same else pair.side(fw)
                         if seg is not None and selected.get(f"{pair.anchor} {fw}") != seg.source:
                             failures.append(f"{where}: selecting {fw}'s {pair.name} does not give its source")
                 if not m["pairs"]:
                     failures.append(f"{where}: no code pairs")
+                if name == "xor.html" and not m["same"]:
+                    failures.append(f"{where}: load_data, the same in both, is not shown once")
                 for p in m["pairs"]:
                     t, j = p["torch"], p["jax"]
                     ok = p["shown"] and min(t["width"], j["width"], t["height"], j["height"]) > 0 \

@@ -11,6 +11,7 @@ weights, for parity) and :func:`initial_weights`.
 """
 from __future__ import annotations
 
+import hashlib
 from contextlib import AbstractContextManager
 from typing import Any, Callable, Protocol
 
@@ -206,13 +207,14 @@ def _together_records(s: Session, hp: dict) -> list[Record]:
     raw, data = s.data(hp)
     final = _flat(s.evaluate(model, data))
     models = tuple(hp["models"])
+    extras = {**_extras(s, hp), "trained_with": list(models)}
     out = []
     for i, v in enumerate(models):
         h = {"loss": losses[:, i].tolist(), **_unflat(history, v)}
         out.append(s.record(v, {"loss": float(losses[-1, i]), **_unflat(final, v)}, history=h,
                             compile_s=clock.compile_s, train_s=clock.train_s, steps=len(losses),
                             samples=_samples(hp, raw, len(losses)),
-                            extras={**_extras(s, hp), "trained_with": list(models)}, overrides=s.overrides(hp),
+                            extras=dict(extras), overrides=s.overrides(hp),
                             loop=s.cfg.loop))
     return out
 
@@ -262,5 +264,11 @@ def _samples(hp: dict, raw, steps: int) -> int:
 
 
 def _extras(s: Session, hp: dict) -> dict:
-    """The data set the run actually used (a lesson may use another one per --data)."""
-    return {"dataset": hp.get("dataset", s.spec.dataset)}
+    """The data set the run actually used (a lesson may use another one per --data), and ``start``:
+    a digest of the weights the run started from (a fresh model from the same seed: building one
+    draws nothing from the run's generators), equal in two records that started from equal weights."""
+    start = s.side.export_weights(s.model(hp))
+    digest = hashlib.sha256()
+    for k in sorted(start):
+        digest.update(k.encode() + np.ascontiguousarray(start[k], np.float32).tobytes())
+    return {"dataset": hp.get("dataset", s.spec.dataset), "start": digest.hexdigest()[:16]}

@@ -87,13 +87,13 @@ def coefficient_rel(ref: dict, other: dict) -> float:
 def plot_fits(spec, records, out_dir: Path) -> dict[Path, bytes]:
     """One figure per variant, as {path: PNG bytes}: sin(x), each framework's fitted curve (torch
     solid, jax dashed), and, for the cubics fitted by plain GD from the same start, the numpy reference."""
-    from shared.tools.plots import STYLE, plt, png_bytes  # matplotlib (slow to import) only when plotting
+    from shared.tools.plots import STYLE, WIDTH_IN, plt, png_bytes  # matplotlib (slow to import) only when plotting
 
     x, y = sin_data(spec.hp()["points"])
     pngs = {}
     for variant in dict.fromkeys(r.variant for r in records):
         hp = spec.hp(variant)
-        fig, ax = plt.subplots(figsize=(6, 4))
+        fig, ax = plt.subplots(figsize=(WIDTH_IN, 4.8))
         ax.plot(x, y, color="black", linewidth=3, alpha=0.3, label="sin(x)")
         for r in (r for r in records if r.variant == variant):
             coeffs = {k: r.metrics[k] for k in COEFFS}
@@ -109,6 +109,6 @@ def plot_fits(spec, records, out_dir: Path) -> dict[Path, bytes]:
         ax.set_xlabel("x")
         formula = "a + b P3(c + d x)" if hp["model"] == "legendre" else "a + b x + c x² + d x³"
         ax.set_title(f"{spec.name} · {variant}: {formula}")
-        ax.legend(fontsize=7)
+        ax.legend(fontsize=9, loc="upper left")
         pngs[out_dir / spec.name / f"fit-{variant}.png"] = png_bytes(fig)
     return pngs

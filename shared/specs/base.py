@@ -8,11 +8,13 @@ silent "off".
 """
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from types import MappingProxyType
 from typing import Any, Callable, Mapping
 
-FLOAT64_REL = 1e-9   # float64: torch vs JAX per step, relative, wherever a lesson is deterministic
+FLOAT64_REL = 1e-9
+NOT_SET = object()   # LessonSpec.ours: no variant has the setting   # float64: torch vs JAX per step, relative, wherever a lesson is deterministic
 
 
 @dataclass(frozen=True)
@@ -58,6 +60,41 @@ class Target:
         if self.tol_seeds:
             return f"|Δ mean over seeds {seeds_text(self.tol_seeds)}|<={self.framework_tol:g}"
         return f"|Δ|<={self.framework_tol:g}"
+
+
+@dataclass(frozen=True)
+class Quote:
+    """Words quoted from a course note (../shared/course/, in Korean), with their English beside them.
+
+    ``context``: what the quotation stands for, in our words (e.g. "figures only, no printed numbers").
+    """
+
+    original: str
+    english: str
+    context: str = ""
+
+    def __str__(self) -> str:
+        return (f"{self.context}: " if self.context else "") + f"“{self.original}” (in English: “{self.english}”)"
+
+
+def readable(value) -> str:
+    """A setting as text a person reads: ``{"numpy": 1e-06, "optim": "RMSprop(lr=1e-3)"}`` is
+    ``numpy 1e-6, optim RMSprop(lr=1e-3)``; no dict repr, no quotes around strings, short floats."""
+    if isinstance(value, Mapping):
+        return ", ".join(f"{k} ({readable(v)})" if isinstance(v, Mapping) else f"{k} {readable(v)}"
+                         for k, v in value.items())
+    if isinstance(value, (tuple, list)):
+        return "(" + ", ".join(readable(v) for v in value) + ")"
+    if isinstance(value, float):
+        return re.sub(r"e([+-])0*(\d)", lambda m: "e" + m.group(1).replace("+", "") + m.group(2), f"{value:.6g}")
+    if value is None:
+        return "none"
+    return str(value)
+
+
+def setting_text(key: str, value) -> str:
+    """One setting's value as text: :func:`readable`, where batch_size None is "the whole set"."""
+    return "the whole set" if key == "batch_size" and value is None else readable(value)
 
 
 def seeds_text(seeds: tuple[int, ...]) -> str:
@@ -183,20 +220,31 @@ class LessonSpec:
     def course_rows(self, changed: Mapping[str, tuple[str, str]] | None = None) -> list[list[str]]:
         """[setting, the course's, ours, why ours differs] for `lessons compare` and the site.
         ``changed``: setting -> (this run's value, why) for the settings a run changed (--set, --epochs)."""
-        ours = {**self.hp(), "seed": self.seed}
         changed = dict(changed or {})
         rows = []
         for key in dict.fromkeys([*(k for k in self.course if k not in ("note", "published")), *self.deviations,
                                   *changed]):
-            course = self.course.get(key, "-")
-            mine = ours.get(key, "differs" if key in self.deviations else "as the course")
+            ours = self.ours(key)
+            mine = ("differs" if key in self.deviations else "as the course") if ours is NOT_SET else \
+                setting_text(key, ours)
             why = self.deviations.get(key, "")
             if key in changed:
                 mine, why = changed[key]
-            rows.append([key, str(course), str(mine), why])
+            rows.append([key, readable(self.course.get(key, "-")), mine, why])
         for metric, value in self.course.get("published", {}).items():
-            rows.append([f"published {metric}", str(value), "-", "the course's printed figure"])
+            rows.append([f"published {metric}", readable(value), "-", "the course's printed figure"])
         return rows
+
+    def ours(self, key: str):
+        """Our value of the setting ``key``: one value when every variant that has it agrees, else
+        {variant: value}; the seed for "seed"; NOT_SET where no variant has the setting."""
+        if key == "seed":
+            return self.seed
+        values = {v: self.hp(v)[key] for v in self.variants if key in self.hp(v)}
+        if not values:
+            return NOT_SET
+        first = next(iter(values.values()))
+        return first if all(v == first for v in values.values()) else values
 
     @property
     def variants(self) -> tuple[str, ...]:

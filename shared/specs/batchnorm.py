@@ -1,5 +1,8 @@
 """batchnorm: BatchNorm vs Dropout vs a plain MLP on MNIST, the course's comparison."""
+from dataclasses import replace
+
 from shared.specs.base import Bench, LessonSpec, Parity, RunShape, Target
+from shared.specs.course import DROPOUT_WORST
 
 SPEC = LessonSpec(
     name="batchnorm",
@@ -45,8 +48,7 @@ SPEC = LessonSpec(
         "evaluation": "after each epoch, with torch.no_grad(): bn_model.eval(), do_model.eval(); loss and "
                       "accuracy averaged over the batches of train_loader and test_loader (all 60,000 training "
                       "images; 9,984 test images), the four plots 'Training/Validation Loss/Acc at Epoch'",
-        "published": {"result": "figures only (no printed numbers): 'Dropout을 적용한 결과가 성능이 가장 낮음' "
-                                "(the dropout model does worst)"},
+        "published": {"result": replace(DROPOUT_WORST, context="figures only, no printed numbers")},
     },
     deviations={
         "seed": "the course sets none; 0, so that runs repeat (torch's masks from the harness's seeded generator)",

@@ -111,7 +111,7 @@ def table(rows: list[BenchRow]) -> str:
     body = [[r.lesson, r.variant, r.framework, f"{r.compile_s:.2f}", f"{r.train_s:.3f}",
              f"{r.steps / r.train_s:,.0f}", f"{r.samples / r.train_s:,.0f}", f"{r.floor_s:.3f}",
              f"{r.floor_multiple:.1f}", f"{r.own_s:.2f}", f"{r.own_ratio:.1f}"] for r in rows]
-    return format_table(headers, body)
+    return format_table(headers, body, priority=[0, 0, 0, 2, 0, 1, 3, 3, 0, 2, 0])
 
 
 def as_json(rows: list[BenchRow], rates: dict[str, float]) -> dict:
@@ -180,4 +180,4 @@ def workers_table(rows: list[dict]) -> str:
                      "-" if ar is None else f"{ar * 1e3:.3f}",
                      "-" if ar is None else f"{ar * r['steps'] / r['train_s']:.0%}"])
     return format_table(["fw", "variant", "workers", "compile s", "train s", "steps/s", "samples/s", "x 1 worker",
-                         "all-reduce ms", "all-reduce share"], body)
+                         "all-reduce ms", "all-reduce share"], body, priority=[0, 0, 0, 2, 0, 1, 3, 0, 2, 1])

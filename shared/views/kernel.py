@@ -15,7 +15,6 @@ from __future__ import annotations
 import importlib
 import sys
 import types
-import warnings
 
 from shared.harness.config import FRAMEWORKS
 from shared.errors import LessonError
@@ -41,8 +40,6 @@ def module(framework: str, lesson: str, shell=None) -> types.ModuleType:
         exec(compile(cell, label, "exec", flags=flags, dont_inherit=True), mod.__dict__)
 
     run_cell.__doc__ = f"Run the cell inside {name} (the {framework} twin), not in the notebook's namespace."
-    # shared.progress's tqdm.auto warns once that ipywidgets is absent; the bars are off here anyway
-    warnings.filterwarnings("ignore", message="IProgress not found")
     if shell is None:
         from IPython import get_ipython  # only inside a kernel
         shell = get_ipython()

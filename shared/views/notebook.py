@@ -15,7 +15,10 @@ in ``--out`` that the user edited is never replaced without ``--force`` (shared/
 from __future__ import annotations
 
 import json
+import os
 import re
+import sys
+import tempfile
 from pathlib import Path
 
 from shared.tools import results
@@ -23,6 +26,7 @@ from shared.harness.config import FRAMEWORKS, LOOP_OWN, RunConfig
 from shared.errors import LessonError
 from shared.outputs import OutputDir
 from shared.specs import settings as settings_mod
+from shared.specs.base import setting_text
 from shared.views import twins
 
 LABEL = {"torch": "PyTorch", "jax": "JAX"}
@@ -67,24 +71,15 @@ def _fenced(text: str) -> str:
 
 
 def settings_rows(spec) -> list[list[str]]:
-    """[setting, the course's, ours, why ours differs]: the spec's own rows when it has them."""
-    if hasattr(spec, "course_rows"):
-        return [[str(c) for c in row] for row in spec.course_rows()]
-    ours = {**spec.hp(), "seed": spec.seed}
-    rows = []
-    for key in dict.fromkeys([*(k for k in spec.course if k not in ("note", "published")), *spec.deviations]):
-        mine = ours.get(key, "differs" if key in spec.deviations else "as the course")
-        rows.append([key, str(spec.course.get(key, "-")), str(mine), spec.deviations.get(key, "")])
-    for metric, value in dict(spec.course.get("published", {})).items():
-        rows.append([f"published {metric}", str(value), "-", "the course's printed figure"])
-    return rows
+    """[setting, the course's, ours, why ours differs] (LessonSpec.course_rows)."""
+    return spec.course_rows()
 
 
 def hp_rows(spec) -> list[list[str]]:
-    """[variant, settings] from the spec: "common" first, then each variant's own."""
-    def show(v):
-        return "the whole set" if v is None else str(v)
-    return [[name, ", ".join(f"{k}={show(v)}" for k, v in dict(hp).items())] for name, hp in spec.hparams.items()]
+    """[variant, settings] from the spec: "common" first, then each variant's own, as text
+    ("lr: 0.01; batch_size: 32; ...")."""
+    return [[name, "; ".join(f"{k}: {setting_text(k, v)}" for k, v in dict(hp).items())]
+            for name, hp in spec.hparams.items()]
 
 
 def target_rows(spec) -> list[list[str]]:
@@ -253,6 +248,38 @@ def build(lesson: twins.Lesson, framework: str = "both", cfg: RunConfig | None =
 def ipynb(lesson: str, framework: str = "both", cfg: RunConfig | None = None) -> str:
     """The notebook file's text (nbformat 4 JSON)."""
     return json.dumps(build(twins.load(lesson), framework, cfg), indent=1, ensure_ascii=False) + "\n"
+
+
+def execute(text: str, name: str = "the notebook", timeout: int = 1800) -> str:
+    """The notebook ``text`` (the file ``name``'s) run top to bottom in a kernel of this very Python, with
+    this project importable (nbclient and ipykernel: the ``test`` extra), returned with its outputs."""
+    try:
+        import nbformat
+        from jupyter_client.kernelspec import KernelSpecManager
+        from jupyter_client.manager import KernelManager
+        from nbclient import NotebookClient
+        from nbclient.exceptions import CellExecutionError
+    except ImportError as e:
+        raise LessonError(f"--execute needs nbclient and ipykernel ({e.name} is not installed): "
+                          "pip install nbclient ipykernel, or `python3 bootstrap.py test` once") from None
+    nb = nbformat.reads(text, as_version=4)
+    kernelspec = dict(nb.metadata.get("kernelspec", {}))
+    with tempfile.TemporaryDirectory() as tmp:   # the kernel's spec, and its working directory
+        kernels = Path(tmp) / "kernels"
+        (kernels / "tjl").mkdir(parents=True)
+        pythonpath = os.pathsep.join(p for p in (str(twins.ROOT), os.environ.get("PYTHONPATH", "")) if p)
+        (kernels / "tjl" / "kernel.json").write_text(json.dumps({
+            "argv": [sys.executable, "-m", "ipykernel_launcher", "-f", "{connection_file}"],
+            "display_name": "torch-jax-lessons", "language": "python", "env": {"PYTHONPATH": pythonpath}}))
+        km = KernelManager(kernel_name="tjl", kernel_spec_manager=KernelSpecManager(kernel_dirs=[str(kernels)]))
+        try:
+            NotebookClient(nb, km=km, timeout=timeout, resources={"metadata": {"path": tmp}}).execute()
+        except CellExecutionError as e:
+            last = str(e).strip().splitlines()[-1] if str(e).strip() else type(e).__name__
+            raise LessonError(f"{name}: a cell failed ({last}); run the notebook in Jupyter to see it") from None
+    if kernelspec:
+        nb.metadata["kernelspec"] = kernelspec   # open it with the usual python3 kernel, not this run's
+    return nbformat.writes(nb) + "\n"
 
 
 def command(args) -> int:

@@ -13,6 +13,7 @@ import shutil
 import sys
 import textwrap
 
+from shared import terminal
 from shared.errors import LessonError
 from shared.views import twins
 
@@ -27,14 +28,9 @@ ASCII = {"bar": "|", "rule": "-", "cross": "+", "hook": "> ", "warn": "!"}
 
 def terminal_width(stream=None) -> int:
     """COLUMNS (at most MAX_WIDTH), else the size of the terminal on stdout or stderr, else FALLBACK_WIDTH."""
-    if os.environ.get("COLUMNS", "").isdigit() and int(os.environ["COLUMNS"]) > 0:
-        return min(int(os.environ["COLUMNS"]), MAX_WIDTH)
-    for s in (stream or sys.stdout, sys.stderr):
-        try:
-            return os.get_terminal_size(s.fileno()).columns
-        except (AttributeError, OSError, ValueError):
-            continue
-    return shutil.get_terminal_size((FALLBACK_WIDTH, 24)).columns
+    columns = (terminal.width(stream or sys.stdout) or terminal.width(sys.stderr)
+               or shutil.get_terminal_size((FALLBACK_WIDTH, 24)).columns)
+    return min(columns, MAX_WIDTH)
 
 
 class _Painter:

@@ -29,8 +29,10 @@ from shared.errors import LessonError
 from shared.harness import records
 from shared.harness.config import FRAMEWORKS, LOOP_TEXT
 from shared.outputs import OutputDir
+from shared.progress import Status
 from shared.tools import results
-from shared.views import concepts, hazards_page, notebook, twins
+from shared.specs import course
+from shared.views import concepts, course_page, hazards_page, notebook, twins
 
 BREAKPOINT = 900  # px: narrower than this, the columns stack
 LABEL = {"torch": "PyTorch", "jax": "JAX"}
@@ -68,7 +70,7 @@ def _table(headers, rows, classes: str = "", num_cols=()) -> str:
             if i in num_cols:
                 cls.append("num")
             if headers[i] == "ok":
-                cls.append(f"ok-{c}")
+                cls.append({"yes": "ok-yes", "NO": "ok-NO"}.get(c, "ok-none"))
             attr = f" class=\"{' '.join(cls)}\"" if cls else ""
             attr += f" data-label=\"{_e(headers[i])}\""
             cells.append(f"<td{attr}>{_e(c)}</td>")
@@ -152,7 +154,8 @@ def _comparison(recs, spec, drop_lesson: bool = True) -> str:
 
 def _nav(lesson: str | None) -> str:
     parts = ["<a class=\"home\" href=\"index.html\">torch-jax-lessons</a>",
-             f"<a href=\"{concepts.PAGE}\">{concepts.TITLE}</a>", "<a href=\"hazards.html\">hazards</a>"]
+             f"<a href=\"{concepts.PAGE}\">{concepts.TITLE}</a>", "<a href=\"hazards.html\">hazards</a>",
+             f"<a href=\"course.html\">{course_page.TITLE.lower()}</a>"]
     if lesson is not None:
         i = specs.LESSONS.index(lesson)
         if i > 0:
@@ -170,10 +173,12 @@ class _Highlighter:
         from pygments.lexers import PythonLexer
         self.HtmlFormatter, self.lexer = HtmlFormatter, PythonLexer(stripnl=False, ensurenl=True)
 
-    def __call__(self, source: str, first_line: int, framework: str | None = None) -> str:
+    def __call__(self, source: str, first_line: int, framework: str | None = None,
+                 changed: frozenset = frozenset()) -> str:
         """Highlighted code, one block per source line with its file line number (and, given the
         ``framework``, an id per line that links can open: concepts.line_anchor). A line too long for
-        its column wraps with a hanging indent under its own indentation, so nothing is cut off."""
+        its column wraps with a hanging indent under its own indentation, so nothing is cut off.
+        The lines whose indices are in ``changed`` are marked (class "chg": no counterpart in the twin)."""
         import pygments
         source = source.expandtabs(4)
         raw = source.split("\n")
@@ -191,7 +196,8 @@ class _Highlighter:
                                   lambda m: f"<span class=\"ind\">{m.group(2)}</span>" + (m.group(1) or ""), code, count=1)
                 indent = indent if n else 0
             anchor = f" id=\"{concepts.line_anchor(framework, first_line + i)}\"" if framework else ""
-            out.append(f"<span class=\"line\"{anchor} style=\"--i:{indent}\"><span class=\"lno\">{first_line + i}</span>"
+            cls = "line chg" if i in changed else "line"
+            out.append(f"<span class=\"{cls}\"{anchor} style=\"--i:{indent}\"><span class=\"lno\">{first_line + i}</span>"
                        f"{code or '<br>'}</span>")  # <br>: a blank line is copied as one
         return f"<div class=\"hl\"><pre style=\"--g:{gutter}ch\">{''.join(out)}</pre></div>"
 
@@ -207,7 +213,8 @@ def _callout(lesson: str, h, img: str | None) -> str:
            "its demo and numbers</a>)</p>"]
     if img:
         out.append(f"<a href=\"{_e(img)}\"><img src=\"{_e(img)}\" alt=\"{_e(lesson)}: |Δloss| per step "
-                   f"without the {_e(h.name)} fix\"></a>")
+                   f"without the {_e(h.name)} fix\"></a><a class=\"plot-link\" href=\"#{_figure_id(img)}\">"
+                   "Its plot: under Parity, below.</a>")
     out.append("</aside>")
     return "".join(out)
 
@@ -225,6 +232,15 @@ def _pair_html(lesson: twins.Lesson, pair: twins.Pair, hl: _Highlighter, hazard_
             per_side[sides[0]].append(note)
         else:
             shared_notes.append(note)
+    if pair.torch is not None and pair.jax is not None and pair.torch.source == pair.jax.source:
+        where = " · ".join(f"{_e(lesson.twin(fw).display_path)}:{pair.side(fw).first_line}" for fw in twins.SIDES)
+        notes = [n for fw in twins.SIDES for n in per_side[fw]] + shared_notes
+        return (f"<article class=\"pair same\" id=\"{pair.anchor}\"><header><h3><a class=\"self\" href=\"#{pair.anchor}\">"
+                f"<code>{_e(title)}</code></a></h3><span class=\"muted\">{kind}</span>"
+                f"<span class=\"badge same\">the same in both</span></header>"
+                f"<div class=\"cols\"><div class=\"col\" data-framework=\"both\"><div class=\"file\"><span>{where}</span>"
+                f"</div>{hl(pair.torch.source, pair.torch.first_line, 'torch')}{''.join(notes)}</div></div></article>")
+    changed = twins.changed_lines(pair)
     for fw in twins.SIDES:
         seg, twin = pair.side(fw), lesson.twin(fw)
         head = f"<div class=\"file\"><span class=\"badge {fw}\">{LABEL[fw]}</span>"
@@ -232,7 +248,8 @@ def _pair_html(lesson: twins.Lesson, pair: twins.Pair, hl: _Highlighter, hazard_
             body = head + f"<span>{_e(twin.display_path)}</span></div><p class=\"absent\">No <code>{_e(pair.name)}</code> in " \
                           f"{_e(twin.display_path)}.</p>"
         else:
-            body = head + f"<span>{_e(twin.display_path)}:{seg.first_line}</span></div>" + hl(seg.source, seg.first_line, fw)
+            body = head + f"<span>{_e(twin.display_path)}:{seg.first_line}</span></div>" + \
+                hl(seg.source, seg.first_line, fw, changed[fw])
         cols.append(f"<div class=\"col\" data-framework=\"{fw}\">{body}{''.join(per_side[fw])}</div>")
     return (f"<article class=\"pair\" id=\"{pair.anchor}\"><header><h3><a class=\"self\" href=\"#{pair.anchor}\">"
             f"<code>{_e(title)}</code></a></h3><span class=\"muted\">{kind}</span></header>"
@@ -283,12 +300,21 @@ def _docstring_pair(lesson: twins.Lesson) -> str:
             f"<div class=\"cols\">{''.join(cols)}</div></article>")
 
 
+def _cited(citation: str) -> str:
+    """A spec's course citation ("003, section 6 (...)") with each note linked to the course page."""
+    text = _e(citation)
+    for note_id in course.note_ids(citation):
+        text = re.sub(rf"\b{note_id}\b", f"<a href=\"course.html#{course_page.anchor(note_id)}\">note {note_id}</a>",
+                      text, count=1)
+    return text
+
+
 def _settings_html(spec) -> str:
     out = []
     if spec.course:
         note = spec.course.get("note")
-        out.append(f"<p>The course{': ' + _e(note) if note else ''}. Each setting where our default differs "
-                   "says why.</p>")
+        out.append(f"<p>The course: {_cited(note) if note else 'its note'}. Each setting where our default "
+                   "differs says why.</p>")
         out.append(_table(["setting", "course", "ours", "why ours differs"], notebook.settings_rows(spec),
                           "settings"))
     elif spec.beyond_course:
@@ -318,8 +344,10 @@ def lesson_page(lesson: twins.Lesson, res: Results, images: dict, notebooks: dic
     body.append(f"<section id=\"settings\"><h2>The course's settings and ours</h2>{_settings_html(spec)}</section>")
     code = [f"<section id=\"code\"><h2>The twins, function by function</h2>",
             f"<p>Left <code>{_e(lesson.torch.display_path)}</code>, right <code>{_e(lesson.jax.display_path)}"
-            "</code>: each pair of same-named functions side by side, in the files' order. A hazard note sits "
-            "next to the code that applies its fix.</p>"]
+            "</code>: each pair of same-named functions side by side, in the files' order. "
+            "<span class=\"chg-key\">Marked lines</span> have no counterpart in the twin: what the translation "
+            "changes. A function the same in both is shown once. A hazard note sits next to the code that "
+            "applies its fix.</p>"]
     for t in (lesson.torch, lesson.jax):
         if t.error:
             code.append(f"<p class=\"hazard\">{_e(t.display_path)}: {_e(t.error)}</p>")
@@ -355,22 +383,42 @@ def _results_html(name: str, spec, res: Results, imgs: dict) -> str:
         out.append(_table(*results.detail_cells(recs, spec.details)))
     plots_ = imgs.get("plots", [])
     if plots_:
+        start = results.start_note(groups[0]["records"]) if groups else ""
         out.append("<h3>Plots</h3><div class=\"plots\">" + "".join(
-            f"<figure><a href=\"{_e(src)}\"><img src=\"{_e(src)}\" alt=\"{_e(name)}: {_e(Path(src).stem)}\"></a>"
-            f"<figcaption>{_e(Path(src).name)}: torch solid, JAX dashed</figcaption></figure>" for src in plots_)
-            + "</div>")
+            _figure(src, f"{name}: {Path(src).stem}", f"{Path(src).name}: "
+                    + (start if start and Path(src).name == "history.png" else "torch solid, JAX dashed."))
+            for src in plots_) + "</div>")
     out.append("<h3>Parity</h3>")
     parity_imgs = imgs.get("parity", [])
     if parity_imgs:
-        out.append("<p>Both frameworks from the same weights on the same batches: |Δloss| per step, against "
-                   "the one-ulp control (torch against itself with the weights nudged by one rounding unit).</p>")
+        out.append("<p>Both frameworks from torch's initial weights on the same batches: |Δloss| per step, "
+                   "against the one-ulp control (torch against itself with the weights nudged by one rounding "
+                   "unit). A tick on the bottom edge is a step where the two losses are exactly equal.</p>")
         out.append("<div class=\"plots\">" + "".join(
-            f"<figure><a href=\"{_e(src)}\"><img src=\"{_e(src)}\" alt=\"{_e(name)}: parity {_e(Path(src).stem)}\"></a>"
-            f"<figcaption>{_e(Path(src).name)}</figcaption></figure>" for src in parity_imgs) + "</div>")
+            _figure(src, f"{name}: parity {Path(src).stem}", _parity_caption(Path(src).name)) for src in parity_imgs)
+            + "</div>")
     else:
         out.append(f"<p class=\"none\">No parity plot yet: <code>lessons parity {_e(name)}</code> writes it.</p>")
     out.append("</section>")
     return "".join(out)
+
+
+def _figure_id(src: str) -> str:
+    return "fig-" + re.sub(r"[^A-Za-z0-9_-]", "-", Path(src).stem)
+
+
+def _figure(src: str, alt: str, caption: str) -> str:
+    return (f"<figure id=\"{_figure_id(src)}\"><a href=\"{_e(src)}\"><img src=\"{_e(src)}\" alt=\"{_e(alt)}\"></a>"
+            f"<figcaption>{_inline(caption)}</figcaption></figure>")
+
+
+def _parity_caption(file_name: str) -> str:
+    """What a parity plot shows, from its name (parity-DTYPE[-HAZARD].png, as `lessons parity` writes it)."""
+    m = PARITY_PNG.match(file_name)
+    text = f"{file_name}: torch vs JAX in {m.group(1)}, step by step"
+    if m.group(2):
+        text += f", and the JAX twin once more without the {m.group(2)} fix"
+    return text + "."
 
 
 def index_page(lessons: list[twins.Lesson], res: Results) -> str:
@@ -381,7 +429,9 @@ def index_page(lessons: list[twins.Lesson], res: Results) -> str:
             f"<p>New to JAX from PyTorch? <a href=\"{concepts.PAGE}\">{concepts.TITLE}</a>: the ideas that trip "
             "a PyTorch user, each next to the lesson lines that show it.</p>",
             f"<p>Where the two frameworks' defaults part ways: <a href=\"hazards.html\">the {len(hazards_page.HAZARDS)} "
-            "translation hazards</a>, each with its fix and a demo that shows it bite.</p>"]
+            "translation hazards</a>, each with its fix and a demo that shows it bite.</p>",
+            "<p>The lessons reproduce five course notes written in Korean; <a href=\"course.html\">the course "
+            "page</a> says what each covers and which settings the lessons take from it.</p>"]
     any_results = any(res.groups(l.name) for l in lessons)
     if not any_results:
         body.append(f"<p class=\"banner\">No results in <code>{_e(res.root)}</code> yet: run <code>lessons compare "
@@ -412,13 +462,13 @@ def _images(name: str, res: Results, out: Path) -> tuple[dict, dict[Path, bytes]
         files[out / "img" / name / png.name] = png.read_bytes()
         src = f"img/{name}/{png.name}"
         m = PARITY_PNG.match(png.name)
-        if m and m.group(2):
-            if m.group(1) == "float32" or m.group(2) not in found["hazards"]:
-                found["hazards"][m.group(2)] = src
-        elif m:
-            found["parity"].append(src)
-        else:
+        if m:
+            found["parity"].append(src)   # every parity plot, a hazard's too, shows in the Parity section
+        if m and m.group(2) and (m.group(1) == "float32" or m.group(2) not in found["hazards"]):
+            found["hazards"][m.group(2)] = src
+        elif not m:
             found["plots"].append(src)
+    found["parity"].sort(key=lambda src: (bool(PARITY_PNG.match(Path(src).name).group(2)), src))  # plain first
     return found, files
 
 
@@ -433,8 +483,9 @@ def _overlap(out: Path, results_dir: Path) -> None:
                           "(e.g. --out site --results out)")
 
 
-def build(out: Path, results_dir: Path = Path("out"), force: bool = False) -> list[Path]:
-    """Write the site into ``out``, all files or none; returns the HTML pages written (index first)."""
+def build(out: Path, results_dir: Path = Path("out"), force: bool = False, execute: bool = False) -> list[Path]:
+    """Write the site into ``out``, all files or none; returns the HTML pages written (index first).
+    ``execute``: run each notebook first (notebook.execute), so that it opens with its outputs."""
     out, res = Path(out), Results(results_dir)
     _overlap(out, results_dir)
     site = OutputDir(out, force)
@@ -443,6 +494,7 @@ def build(out: Path, results_dir: Path = Path("out"), force: bool = False) -> li
     lessons = [twins.load(n) for n in specs.LESSONS]
     files = {out / "style.css": (stylesheet() + "\n" + hl.css() + "\n").encode()}
     images, notebooks = {}, {}
+    status = Status()
     for lesson in lessons:
         images[lesson.name], pngs = _images(lesson.name, res, out)
         files.update(pngs)
@@ -453,19 +505,24 @@ def build(out: Path, results_dir: Path = Path("out"), force: bool = False) -> li
             except LessonError:
                 continue  # a twin that does not parse: the page says there is no notebook
             name = notebook.file_name(lesson.name, fw)
+            if execute:
+                status.show(f"· running {name} ...")
+                text = notebook.execute(text, name)
             files[out / "notebooks" / name] = text.encode()
             links.append((f"{label} ({name})", f"notebooks/{name}"))
         notebooks[lesson.name] = links
+    status.clear()
     demos = twins.load(specs.DEMOS)  # the hazards page: the registry, each demo's numbers, plot and code
     demo_images, pngs = _images(specs.DEMOS, res, out)
     files.update(pngs)
-    pages = [out / "index.html", out / concepts.PAGE, out / "hazards.html"] + \
+    pages = [out / "index.html", out / concepts.PAGE, out / "course.html", out / "hazards.html"] + \
         [out / f"{lesson.name}.html" for lesson in lessons]
     files[pages[0]] = index_page(lessons, res).encode()
     files[pages[1]] = _page(concepts.TITLE, _nav(None), concepts.body(res.root)).encode()
-    files[pages[2]] = _page("hazards · torch-jax-lessons", _nav(None), hazards_page.body(
+    files[pages[2]] = _page(f"{course_page.TITLE} · torch-jax-lessons", _nav(None), course_page.body(_table)).encode()
+    files[pages[3]] = _page("hazards · torch-jax-lessons", _nav(None), hazards_page.body(
         demos, res.root, demo_images["plots"], _table, lambda pair: _pair_html(demos, pair, hl, {}))).encode()
-    for lesson, page in zip(lessons, pages[3:]):
+    for lesson, page in zip(lessons, pages[4:]):
         files[page] = lesson_page(lesson, res, images, notebooks, hl).encode()
     site.write(files)
     for name in [*specs.LESSONS, specs.DEMOS]:  # plots an earlier build copied that the results dir no longer has
@@ -475,6 +532,6 @@ def build(out: Path, results_dir: Path = Path("out"), force: bool = False) -> li
 
 def command(args) -> int:
     """The CLI's ``site``."""
-    pages = build(args.out, args.results, args.force)
+    pages = build(args.out, args.results, args.force, execute=args.execute)
     print(f"wrote {len(pages)} pages to {args.out}/ (open {args.out / 'index.html'})")
     return 0

@@ -14,6 +14,7 @@ views keep working while lessons are being rewritten.
 from __future__ import annotations
 
 import ast
+import difflib
 import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -113,6 +114,18 @@ class Lesson:
 def see_it(hazard: hazards.Hazard) -> str:
     """The command that shows ``hazard`` making a difference: its demo (`lessons hazards --demo NAME`)."""
     return hazard.demo_command
+
+
+def changed_lines(pair: Pair) -> dict[str, frozenset]:
+    """Per side, the indices of the lines of its code with no counterpart in the twin's (compared
+    without indentation, blank lines never counted): what differs inside a pair."""
+    lines = {fw: (pair.side(fw).source.split("\n") if pair.side(fw) else []) for fw in SIDES}
+    torch, jax = ([line.strip() for line in lines[fw]] for fw in SIDES)
+    same: dict[str, set] = {fw: set() for fw in SIDES}
+    for block in difflib.SequenceMatcher(None, torch, jax, autojunk=False).get_matching_blocks():
+        same["torch"].update(range(block.a, block.a + block.size))
+        same["jax"].update(range(block.b, block.b + block.size))
+    return {fw: frozenset(i for i, line in enumerate(lines[fw]) if line.strip() and i not in same[fw]) for fw in SIDES}
 
 
 # -- reading one file ------------------------------------------------------------------------------
