@@ -62,6 +62,17 @@ HAZARD_HEADERS = ["hazard", "lessons", "what differs", "what the JAX twin does"]
 HAZARD_ROWS = [[h.name, ", ".join(h.lessons), h.differs, h.fix] for h in hazards.HAZARDS]
 
 
+def folded(word: str, text: str) -> bool:
+    """Whether ``word`` is in ``text`` as pieces of at least 4 characters (the last may be shorter),
+    each piece the longest prefix of what is left that ``text`` holds: a word folded over lines."""
+    while word:
+        n = next((k for k in range(len(word), 0, -1) if word[:k] in text), 0)
+        if n == 0 or (n < 4 and n < len(word)):
+            return False
+        word = word[n:]
+    return True
+
+
 @pytest.mark.parametrize("width", [60, 80, 100, 120, 160])
 def test_a_table_fits_the_width_and_keeps_every_word(width):
     text = results.format_table(HAZARD_HEADERS, HAZARD_ROWS, width=width)
@@ -70,8 +81,8 @@ def test_a_table_fits_the_width_and_keeps_every_word(width):
     for row in HAZARD_ROWS:
         for cell in row:
             for word in cell.split():
-                # a word wider than its column is folded: its pieces are there, in order
-                assert word in words or all(piece in text for piece in re.findall(".{1,10}", word)), word
+                # a word wider than its column is folded: its pieces are there, none cut short
+                assert word in words or folded(word, text), word
 
 
 def test_without_a_terminal_the_table_is_whole_one_line_per_row(monkeypatch):
