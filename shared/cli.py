@@ -299,8 +299,8 @@ def cmd_hazards(args) -> int:
         rows = [[h.name, ", ".join(h.lessons) or "-", h.differs, h.fix + (" (GPU only)" if h.gpu_only else "")]
                 for h in hazards.HAZARDS]
         print(results.format_table(["hazard", "lessons", "what differs", "what the JAX twin does"], rows))
-        print(f"\n{len(hazards.HAZARDS)} hazards. See one bite: `lessons hazards --demo NAME` (torch, the JAX twin "
-              "with the fix and without it, the one-ulp control, and what it costs its lesson).")
+        print("\n" + wrap(f"{len(hazards.HAZARDS)} hazards. See one bite: `lessons hazards --demo NAME` (torch, the "
+                          "JAX twin with the fix and without it, the one-ulp control, and what it costs its lesson)."))
         return 0
     cfg = RunConfig(device=args.device, seed=args.seed, progress=False)
     if args.demo == "all":

@@ -24,6 +24,7 @@ from shared.errors import DivergenceError, LessonError
 from shared.harness import runner, sides
 from shared.harness.config import RunConfig
 from shared.lessons import hazards as inputs
+from shared.terminal import wrap
 from shared.tools import hazards
 from shared.tools.results import fmt, format_table
 
@@ -152,9 +153,9 @@ def price(h: hazards.Hazard, cfg: RunConfig) -> dict:
 def report(d: Demo) -> str:
     """What `lessons hazards --demo NAME` prints."""
     h, labels = d.hazard, run_labels(d.hazard)
-    lines = [f"{h.name}: {h.differs}.", f"fix: {h.fix}.",
-             f"demo: {h.demo} ({d.device}, float32; settings: shared/specs/hazards.py; code: "
-             "`lessons show hazards`).", ""]
+    lines = [wrap(f"{h.name}: {h.differs}."), wrap(f"fix: {h.fix}."),
+             wrap(f"demo: {h.demo} ({d.device}, float32; settings: shared/specs/hazards.py; code: "
+                  "`lessons show hazards`)."), ""]
     rows = []
     for case in d.cases:
         for i, r in enumerate(RUNS):
@@ -163,15 +164,15 @@ def report(d: Demo) -> str:
             ratio = "-" if r == "torch" else f"{d.ratio(r, case):.3g}"
             rows.append([case if i == 0 else "", labels[r], _summary(case, a), gap, ratio])
     lines.append(format_table(["result", "run", "value", "max |Δ| vs torch", "x control"], rows))
-    lines += ["", f"verdict: {d.verdict()}."]
+    lines += ["", wrap(f"verdict: {d.verdict()}.")]
     if d.cost:
         c = d.cost
-        lines += ["", f"cost in {c['lesson']} at its own settings (JAX twin, {d.device}, embedded data):", ""]
+        lines += ["", wrap(f"cost in {c['lesson']} at its own settings (JAX twin, {d.device}, embedded data):"), ""]
         lines.append(format_table(["run", "variant", c["metric"], "final loss"], c["rows"]))
         if c["unchanged"]:
-            lines.append(f"(the fix changes nothing in {', '.join(c['unchanged'])})")
+            lines.append(wrap(f"(the fix changes nothing in {', '.join(c['unchanged'])})"))
     elif h.cost is None:
-        lines.append(f"cost: no lesson here meets {h.name}; the demo above is its measure.")
+        lines.append(wrap(f"cost: no lesson here meets {h.name}; the demo above is its measure."))
     return "\n".join(lines)
 
 

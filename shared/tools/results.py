@@ -222,8 +222,12 @@ def comparison_table(records: list[Record], specs: dict, width: int | None = Non
         return format_table(headers[1:], [row[1:] for row in rows], priority=COMPARISON_PRIORITY[1:], width=width)
     grouped = []
     for lesson in lessons:
+        own = [row for row in rows if row[0] == lesson]
+        if len(own) == 1:   # one variant: one row
+            grouped.append([f"{lesson}: {own[0][1]}", *own[0][2:]])
+            continue
         grouped.append([lesson] + [""] * (len(headers) - 2))
-        grouped += [[f"  {row[1]}", *row[2:]] for row in rows if row[0] == lesson]
+        grouped += [[f"  {row[1]}", *row[2:]] for row in own]
     return format_table(["lesson / variant", *headers[2:]], grouped, priority=COMPARISON_PRIORITY[1:], width=width)
 
 
