@@ -182,7 +182,7 @@ def trace(s: Session, weights: dict | None, steps: int | None, variant: str, *, 
 def evaluation(s: Session, weights: dict, variant: str) -> dict:
     """The lesson's metrics (train and test split) of the variant's model at ``weights``, in eval mode."""
     with s.placed():
-        hp = _alone(s.spec, variant, s.cfg.data)
+        hp = _alone(s, variant)
         return _evaluated(s, hp, s.model(hp, weights), variant)
 
 
@@ -193,7 +193,7 @@ def _evaluated(s: Session, hp: dict, model, variant: str) -> dict:
 
 def raw_data(s: Session, variant: str) -> tuple:
     """``load_data``'s numpy arrays for the variant."""
-    return s.data(_alone(s.spec, variant, s.cfg.data))[0]
+    return s.data(_alone(s, variant))[0]
 
 
 # -- probes: one step cut into stages (`lessons check`, `lessons parity --localize`) -----------------
@@ -217,7 +217,7 @@ def probe(s: Session, weights: dict, variant: str, *, at_step: int = 1, stages=P
     """
     out: dict = {}
     with s.placed():
-        hp = _alone(s.spec, variant, s.cfg.data)
+        hp = _alone(s, variant)
         raw, data = s.data(hp)
         parts = tuple(hp["models"]) if s.spec.shape.together else None
         plan = plan_for(hp, len(raw[0]), s.seed)
@@ -278,7 +278,7 @@ def loop(s: Session, weights: dict, variant: str, *, batches: int = 4, epochs: i
     """The lesson's own ``train()`` from ``weights`` on the first ``batches`` batches' rows of each
     split, for ``epochs`` epochs: its per-step losses and, per evaluation, the flat metrics."""
     with s.placed():
-        hp = _alone(s.spec, variant, s.cfg.data)
+        hp = _alone(s, variant)
         raw, _ = s.data(hp)
         rows = len(raw[0]) if hp.get("batch_size") is None else min(len(raw[0]), batches * hp["batch_size"])
         data = s.side.to_device(tuple(a[:rows] for a in raw), s.device, s.cfg.dtype)
@@ -287,7 +287,7 @@ def loop(s: Session, weights: dict, variant: str, *, batches: int = 4, epochs: i
         model, trained, optimizer, _ = _built(s, hp, weights)
         named = variant in s.spec.shape.steps
         losses, evaluations = s.side.train_as_written(s.lesson, trained, optimizer, data, hp, seed=s.seed, epochs=epochs,
-                                                      step=s.step(variant) if named else None)
+                                                      step=s.step(variant) if named else None, clock=Stopwatch())
         metrics = [_flat(_metrics(_floats(tr), None if te is None else _floats(te))) for tr, te in evaluations]
         if s.spec.shape.together:
             metrics = [_unflat(m, variant) for m in metrics]
