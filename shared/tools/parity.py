@@ -32,8 +32,6 @@ from shared.tools.stages import EPS, rel_diff
 
 FLOAT64_BOUND = 1e-9
 FACTOR = 10.0   # a window's gap within this many times the control's drift so far is rounding
-
-
 LOCALIZE_UNITS = 1000   # --localize: a run whose loss gap stays within this many rounding units has not parted
 
 
