@@ -104,14 +104,18 @@ def _kernel_axes(ndim: int, to_torch: bool) -> tuple[int, ...]:
     return (ndim - 1, ndim - 2, *range(ndim - 2)) if to_torch else (*range(2, ndim), 1, 0)
 
 
+def _as_torch_layout(arr: np.ndarray, kernel: bool) -> np.ndarray:
+    """A parameter-shaped array (weight, gradient, optimizer slot) in torch's layout, as a copy."""
+    return (arr.transpose(_kernel_axes(arr.ndim, True)) if kernel else arr).copy()
+
+
 def export_weights(model: nnx.Module) -> dict[str, np.ndarray]:
     """Parameters and BatchNorm statistics as numpy in torch's layout and names (Linear weight
     (out, in), Conv2d weight (out, in, kh, kw))."""
     out = {}
     for path, var in nnx.to_flat_state(nnx.state(model, _WEIGHTS)):
         name, kernel = _torch_name(path)
-        arr = np.asarray(var.get_value())
-        out[name] = (arr.transpose(_kernel_axes(arr.ndim, True)) if kernel else arr).copy()
+        out[name] = _as_torch_layout(np.asarray(var.get_value()), kernel)
     return out
 
 
@@ -183,18 +187,25 @@ def _interpret(jaxpr, consts, args, seen: list, inside: str = "") -> list:
         else:
             literal_zero = [isinstance(v, jex.core.Literal) and np.ndim(v.val) == 0 and v.val == 0 for v in eqn.invars]
             if inside == "relu" and eqn.primitive.name == "max" and any(literal_zero) and not all(literal_zero):
-                seen.append(("relu", np.asarray(args_in[literal_zero.index(False)])))
+                seen.append(("relu", _channels_first(args_in[literal_zero.index(False)])))
             elif eqn.primitive.name == "logistic":
-                seen.append(("sigmoid", np.asarray(args_in[0])))
+                seen.append(("sigmoid", _channels_first(args_in[0])))
             out = eqn.primitive.bind(*args_in, **eqn.params)
             out = out if eqn.primitive.multiple_results else [out]
         env.update(zip(eqn.outvars, out))
     return [read(v) for v in jaxpr.outvars]
 
 
+def _channels_first(a) -> np.ndarray:
+    """An activation as numpy in torch's layout: a Flax image batch (n, h, w, c) as (n, c, h, w)."""
+    a = np.asarray(a)
+    return a.transpose(0, 3, 1, 2) if a.ndim == 4 else a
+
+
 def forward(model, x, *, train: bool, seed: int, parts=None):
     """``model(x)`` on a copy, in train or eval mode, as numpy per model; and the input of every
-    ReLU and sigmoid applied, in order (Dropout's masks come from the model's own stream)."""
+    ReLU and sigmoid applied, in order, in torch's layout (images channels first; Dropout's masks
+    come from the model's own stream)."""
     outputs, activations = {}, []
     for name, part in _parts(model, parts):
         part = nnx.clone(part)
@@ -216,9 +227,8 @@ def gradients(lesson, model, x, y, *, seed: int, parts=None):
         loss, g = nnx.value_and_grad(lesson.loss_fn)(part, x, y)
         losses[name] = float(loss)
         for path, var in nnx.to_flat_state(g):
-            key, transpose = _torch_name(path)
-            arr = np.asarray(var.get_value())
-            grads[_named(name, key)] = arr.T.copy() if transpose else arr.copy()
+            key, kernel = _torch_name(path)
+            grads[_named(name, key)] = _as_torch_layout(np.asarray(var.get_value()), kernel)
     return losses, grads
 
 
@@ -245,9 +255,8 @@ def optimizer_state(model, optimizer, parts=None) -> dict[str, np.ndarray]:
             slot = next((i for i, k in enumerate(path) if k in _SLOTS), None)
             if slot is None or slot + 1 == len(path):
                 continue
-            key, transpose = _torch_name(path[slot + 1:])
-            arr = np.asarray(var.get_value())
-            out[f"{_named(name, key)}.{path[slot]}"] = arr.T.copy() if transpose else arr.copy()
+            key, kernel = _torch_name(path[slot + 1:])
+            out[f"{_named(name, key)}.{path[slot]}"] = _as_torch_layout(np.asarray(var.get_value()), kernel)
     return out
 
 

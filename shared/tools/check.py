@@ -172,8 +172,8 @@ def _theirs(path: Path):
 
 
 class _WithInputs:
-    """The user's module, with the reference's ``load_data``: every stage after `data` starts from
-    the reference's arrays."""
+    """The user's module, with the project's own twin's ``load_data`` (the same framework's layout:
+    a CNN's images are NCHW in torch, NHWC in Flax): every stage after `data` starts from its arrays."""
 
     def __init__(self, module: ModuleType, load_data):
         self._module, self.load_data = module, load_data
@@ -258,9 +258,9 @@ class _Checker:
             return stack.enter_context(runner.opened(spec, fw, cfg, **kw))
 
         self.ref = opened(self.ref_fw)
-        self.mine = opened(framework, lesson=_WithInputs(user.module, self.ref.lesson.load_data))
         self.torch = self.ref if self.ref_fw == "torch" else opened("torch")
         self.twin = self.ref if self.ref_fw == framework else self.torch if framework == "torch" else opened(framework)
+        self.mine = opened(framework, lesson=_WithInputs(user.module, self.twin.lesson.load_data))
         self._opened, self.hazards, self.current = opened, {}, "structure"
         self.variants = spec.parity.variants or spec.trained
         self.grade = Grade(spec.name, framework, user.path, f"{self.ref_fw}_impl/{spec.name}.py", cfg.dtype,
@@ -330,7 +330,7 @@ class _Checker:
     def data(self) -> None:
         g = self.grade.stages["data"]
         for v in self.variants:
-            want = self.run(self.ref, "data", session.raw_data, v)
+            want = self.run(self.twin, "data", session.raw_data, v)  # in the user's framework's layout
             hp = self.spec.settings(v, self.cfg.data)
             with self.bounded(), _theirs(self.user.path):
                 have = self.user.module.load_data(hp, self.cfg.source())
