@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING
 
 import flax
 import jax
+import jax.extend as jex
 import jax.numpy as jnp
 import numpy as np
 import optax
@@ -103,14 +104,18 @@ def _kernel_axes(ndim: int, to_torch: bool) -> tuple[int, ...]:
     return (ndim - 1, ndim - 2, *range(ndim - 2)) if to_torch else (*range(2, ndim), 1, 0)
 
 
+def _as_torch_layout(arr: np.ndarray, kernel: bool) -> np.ndarray:
+    """A parameter-shaped array (weight, gradient, optimizer slot) in torch's layout, as a copy."""
+    return (arr.transpose(_kernel_axes(arr.ndim, True)) if kernel else arr).copy()
+
+
 def export_weights(model: nnx.Module) -> dict[str, np.ndarray]:
     """Parameters and BatchNorm statistics as numpy in torch's layout and names (Linear weight
     (out, in), Conv2d weight (out, in, kh, kw))."""
     out = {}
     for path, var in nnx.to_flat_state(nnx.state(model, _WEIGHTS)):
         name, kernel = _torch_name(path)
-        arr = np.asarray(var.get_value())
-        out[name] = (arr.transpose(_kernel_axes(arr.ndim, True)) if kernel else arr).copy()
+        out[name] = _as_torch_layout(np.asarray(var.get_value()), kernel)
     return out
 
 
@@ -151,6 +156,108 @@ def evaluate(lesson, model, x, y) -> dict:
 def _jitted(fn):
     """One nnx.jit per function, so evaluating after every epoch compiles once, not every time."""
     return nnx.jit(fn)
+
+
+# -- probes: one step's stages as numpy (`lessons check`, `lessons parity --localize`) ----------------
+
+def _parts(model, parts):
+    """(name, model) for each model trained together (``parts``), or ("", model)."""
+    return [(p, model[p]) for p in parts] if parts else [("", model)]
+
+
+def _named(prefix: str, name: str) -> str:
+    return f"{prefix}.{name}" if prefix else name
+
+
+def _interpret(jaxpr, consts, args, seen: list, inside: str = "") -> list:
+    """Evaluate ``jaxpr`` primitive by primitive, recording the input of every ReLU (jax.nn.relu: a
+    max with 0 inside the call named relu) and sigmoid (logistic) into ``seen``, through calls."""
+    env = {}
+
+    def read(v):
+        return v.val if isinstance(v, jex.core.Literal) else env[v]
+
+    env.update(zip(jaxpr.constvars, consts))
+    env.update(zip(jaxpr.invars, args))
+    for eqn in jaxpr.eqns:
+        args_in = [read(v) for v in eqn.invars]
+        inner = eqn.params.get("jaxpr", eqn.params.get("call_jaxpr"))
+        if isinstance(inner, jex.core.ClosedJaxpr):
+            out = _interpret(inner.jaxpr, inner.consts, args_in, seen, eqn.params.get("name") or inside)
+        else:
+            literal_zero = [isinstance(v, jex.core.Literal) and np.ndim(v.val) == 0 and v.val == 0 for v in eqn.invars]
+            if inside == "relu" and eqn.primitive.name == "max" and any(literal_zero) and not all(literal_zero):
+                seen.append(("relu", _channels_first(args_in[literal_zero.index(False)])))
+            elif eqn.primitive.name == "logistic":
+                seen.append(("sigmoid", _channels_first(args_in[0])))
+            out = eqn.primitive.bind(*args_in, **eqn.params)
+            out = out if eqn.primitive.multiple_results else [out]
+        env.update(zip(eqn.outvars, out))
+    return [read(v) for v in jaxpr.outvars]
+
+
+def _channels_first(a) -> np.ndarray:
+    """An activation as numpy in torch's layout: a Flax image batch (n, h, w, c) as (n, c, h, w)."""
+    a = np.asarray(a)
+    return a.transpose(0, 3, 1, 2) if a.ndim == 4 else a
+
+
+def forward(model, x, *, train: bool, seed: int, parts=None):
+    """``model(x)`` on a copy, in train or eval mode, as numpy per model; and the input of every
+    ReLU and sigmoid applied, in order, in torch's layout (images channels first; Dropout's masks
+    come from the model's own stream)."""
+    outputs, activations = {}, []
+    for name, part in _parts(model, parts):
+        part = nnx.clone(part)
+        part.train() if train else part.eval()
+        graphdef, state = nnx.split(part)
+        closed, shape = jax.make_jaxpr(lambda s, x: nnx.merge(graphdef, s)(x), return_shape=True)(state, x)
+        leaves = _interpret(closed.jaxpr, closed.consts, jax.tree.leaves((state, x)), activations)
+        outputs[name] = np.asarray(jax.tree.unflatten(jax.tree.structure(shape), leaves))
+    return outputs, activations
+
+
+def gradients(lesson, model, x, y, *, seed: int, parts=None):
+    """``lesson.loss_fn`` of a copy in train mode, and its gradient per parameter, as numpy in
+    torch's names and layout."""
+    losses, grads = {}, {}
+    for name, part in _parts(model, parts):
+        part = nnx.clone(part)
+        part.train()
+        loss, g = nnx.value_and_grad(lesson.loss_fn)(part, x, y)
+        losses[name] = float(loss)
+        for path, var in nnx.to_flat_state(g):
+            key, kernel = _torch_name(path)
+            grads[_named(name, key)] = _as_torch_layout(np.asarray(var.get_value()), kernel)
+    return losses, grads
+
+
+def step_once(step, model, optimizer, x, y, *, seed: int, shard=None):
+    """``step`` once on the batch through one nnx.jit per step function (compiled once for all the
+    probes of a model of that shape)."""
+    if shard is not None:
+        x, y = shard(x), shard(y)
+    return _jitted(step)(model, optimizer, x, y)
+
+
+_SLOTS = ("mu", "nu", "trace")  # optax's first moment, second moment, momentum
+
+
+def optimizer_state(model, optimizer, parts=None) -> dict[str, np.ndarray]:
+    """The optimizer's per-parameter state ("<param>.mu", ".nu", ".trace"), as numpy in torch's
+    names and layout (JAX holds no gradients between steps)."""
+    out = {}
+    for name, _ in _parts(model, parts):
+        opt = optimizer[name] if parts else optimizer
+        if not isinstance(opt, nnx.Optimizer):
+            continue  # a step that updates by hand: nothing kept between steps
+        for path, var in nnx.to_flat_state(nnx.state(opt)):
+            slot = next((i for i, k in enumerate(path) if k in _SLOTS), None)
+            if slot is None or slot + 1 == len(path):
+                continue
+            key, kernel = _torch_name(path[slot + 1:])
+            out[f"{_named(name, key)}.{path[slot]}"] = _as_torch_layout(np.asarray(var.get_value()), kernel)
+    return out
 
 
 def fit(step, model, optimizer, x, y, plan, *, epochs: int, steps: int | None, clock, after_epoch=None,

@@ -3,8 +3,10 @@
     lessons list
     lessons run LESSON --framework torch|jax|both [--set KEY=VALUE ...] [--loop train|fast]
     lessons compare LESSON|--all
-    lessons parity LESSON [--dtype float64] [--hazard NAME]
+    lessons parity LESSON [--dtype float64] [--hazard NAME] [--localize]
     lessons hazards [--demo NAME|all]
+    lessons exercise LESSON --framework jax|torch [--out DIR] [--force]
+    lessons check LESSON --jax FILE | --torch FILE [--dtype float64] [--steps N] [--out DIR]
     lessons bench [LESSON|--all]
     lessons show LESSON [--width N]
     lessons site [--out DIR] [--results DIR] [--execute]
@@ -38,7 +40,7 @@ with interrupts.quiet_while_importing():  # Ctrl-C in the first second: one line
     from shared.progress import Status
     from shared.specs import settings
     from shared.terminal import wrap
-    from shared.tools import bench, demos, hazards, parity, plots, report, results, summary
+    from shared.tools import bench, check, demos, hazards, parity, plots, report, results, summary
 
 EXIT_USAGE = 2
 
@@ -114,6 +116,9 @@ def parser() -> argparse.ArgumentParser:
     q.add_argument("--no-control", dest="control", action="store_false",
                    help="skip the torch-vs-nudged-torch rounding control")
     q.add_argument("--hazard", help="also run the JAX twin with this hazard's fix removed (see `lessons hazards`)")
+    q.add_argument("--localize", action="store_true",
+                   help="rerun to the first step past the control and compare that step stage by stage "
+                        "(forward, loss, gradients, update): which stage, which tensor, which ReLUs flipped")
     _common_options(q)
     h = sub.add_parser("hazards", help="the translation hazards the lessons handle, and where; --demo shows one")
     h.add_argument("--demo", metavar="NAME|all",
@@ -127,6 +132,7 @@ def parser() -> argparse.ArgumentParser:
                    help="where each demo's JSON and plot go, in hazards/ (default: out/; the site reads them)")
     h.add_argument("--force", action="store_true",
                    help="replace files in --out that lessons did not write, or that were changed since")
+    _practice_parsers(sub)
     b = sub.add_parser("bench", help="training speed against the arithmetic floor and the course's loop")
     b.add_argument("lesson", nargs="?")
     b.add_argument("--all", action="store_true", help="every lesson with a benchmark (the default)")
@@ -134,6 +140,28 @@ def parser() -> argparse.ArgumentParser:
     _common_options(b)
     _views_parsers(sub)
     return p
+
+
+def _practice_parsers(sub) -> None:
+    """`exercise` and `check`: translate a lesson yourself, and have it graded."""
+    e = sub.add_parser("exercise", help="write a starter file for translating a lesson into one framework")
+    e.add_argument("lesson")
+    e.add_argument("--framework", required=True, choices=FRAMEWORKS, help="the framework you translate into")
+    e.add_argument("--out", type=Path, default=Path("exercises"), help="where LESSON.py goes (default: exercises/)")
+    e.add_argument("--force", action="store_true", help="overwrite an existing file")
+    k = sub.add_parser("check", help="grade your translation of a lesson stage by stage against the reference twins")
+    k.add_argument("lesson")
+    k.add_argument("--jax", metavar="FILE", help="your JAX twin of the lesson")
+    k.add_argument("--torch", metavar="FILE", help="your torch twin of the lesson")
+    k.add_argument("--dtype", default="float32", choices=DTYPES)
+    k.add_argument("--steps", type=int, help="training steps to compare (default: the lesson's parity steps)")
+    k.add_argument("--timeout", type=float, default=check.TIMEOUT_S,
+                   help=f"seconds each stage may take before it is stopped (default {check.TIMEOUT_S})")
+    k.add_argument("--device", default="cpu", choices=DEVICES, help="cpu (default), gpu, or auto")
+    k.add_argument("--data", default="embedded", choices=DATA_SOURCES, help="the data (default: embedded)")
+    k.add_argument("--seed", type=int, help="override the lesson's seed")
+    k.add_argument("--out", type=Path, default=Path("out"), help="where the grade's JSON goes (default: out/)")
+    k.set_defaults(epochs=None, progress=False, mirror=None, local_data=True, loop=LOOP_FAST, workers=None, settings=[])
 
 
 def _views_parsers(sub) -> None:
@@ -328,9 +356,12 @@ def cmd_parity(args) -> int:
     hazard = hazards.check(args.hazard, spec.name) if args.hazard is not None else None  # "" is no hazard's name
     if hazard is not None and hazard.gpu_only and cfg.device == "cpu":
         raise LessonError(f"the {hazard.name} hazard shows only on a GPU; add --device gpu")
+    if args.localize and not args.control:
+        raise LessonError("--localize compares against the control; drop --no-control")
     if spec.parity.stochastic:
-        if hazard is not None:
-            raise LessonError(f"{spec.name} is compared by accuracy bands over seeds; --hazard needs a deterministic lesson")
+        if hazard is not None or args.localize:
+            raise LessonError(f"{spec.name} is compared by accuracy bands over seeds; --hazard and --localize need "
+                              "a deterministic lesson")
         _check_runs([spec], cfg, "parity", FRAMEWORKS)
         return _parity_bands(spec, cfg)
     _check_runs([spec], cfg, "parity", FRAMEWORKS)
@@ -338,10 +369,12 @@ def cmd_parity(args) -> int:
     png = args.out / spec.name / f"{name}.png"
     out = _output(args)
     out.check([png])
-    found = []
+    found, mains = [], []
     for variant in spec.parity.variants:
-        found += parity.run_variant(spec, cfg, variant, args.steps, control=args.control,
-                                    hazard=hazard.name if hazard else None)
+        runs = parity.run_variant(spec, cfg, variant, args.steps, control=args.control,
+                                  hazard=hazard.name if hazard else None)
+        found += runs
+        mains.append(runs[0])
     # the plot first: then a terminal that fails loses nothing
     path = out.write({png: parity.plot_png(found, f"{spec.name}: |Δloss| per step ({cfg.dtype})")})[0]
     notes = spec.parity.notes
@@ -353,6 +386,10 @@ def cmd_parity(args) -> int:
             print(parity.weights_table(r))
     if hazard is not None:
         print("\n" + wrap(f"hazard {hazard.name}: {hazard.differs}.\nfix: {hazard.fix}.\nits demo: {hazard.demo_command}"))
+    if args.localize:
+        print("\nWhere torch and jax part (--localize), against the control (torch from weights nudged one ulp)\n")
+        for r in mains:
+            print(parity.localize_report(spec, cfg, r) + "\n")
     if notes:
         print(f"\n{wrap(f'notes: {notes}')}")
     print(f"\nwrote {path}")
@@ -377,6 +414,11 @@ def _parity_bands(spec, cfg: RunConfig) -> int:
     print(f"\n{wrap(title)}\n")
     print(results.format_table(["variant", "torch mean ± sd", "jax mean ± sd", "|Δ mean|", "ranges overlap"], rows))
     return 0
+
+
+def cmd_check(args) -> int:
+    args.cfg = _config(args).replace(dtype=args.dtype)
+    return check.command(args)
 
 
 def cmd_bench(args) -> int:
@@ -442,7 +484,8 @@ def main(argv: list[str] | None = None) -> int:
         try:
             args = parser().parse_args(sys.argv[1:] if argv is None else argv)
             return {"list": cmd_list, "run": cmd_run, "compare": cmd_run, "parity": cmd_parity,
-                    "hazards": cmd_hazards, "bench": cmd_bench, "show": _view("show"), "site": _view("site"),
+                    "hazards": cmd_hazards, "bench": cmd_bench, "exercise": _view("exercise"), "check": cmd_check,
+                    "show": _view("show"), "site": _view("site"),
                     "notebook": _view("notebook")}[args.command](args)
         except LessonError as e:
             print(f"lessons: error: {e}", file=sys.stderr)

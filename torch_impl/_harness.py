@@ -7,6 +7,7 @@ names with the same signatures (tests/test_structure.py checks both against the 
 """
 from __future__ import annotations
 
+import copy
 import inspect
 import platform
 import sys
@@ -16,6 +17,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 import torch
+from torch.overrides import TorchFunctionMode
 
 from shared.errors import LessonError
 from shared.harness.precision import STRICT
@@ -118,6 +120,96 @@ def evaluate(lesson, model, x, y) -> dict:
 
 def _floats(tree):
     return {k: _floats(v) for k, v in tree.items()} if isinstance(tree, dict) else float(tree)
+
+
+# -- probes: one step's stages as numpy (`lessons check`, `lessons parity --localize`) ----------------
+
+def _parts(model, parts):
+    """(name, model) for each model trained together (``parts``), or ("", model)."""
+    return [(p, model[p]) for p in parts] if parts else [("", model)]
+
+
+def _named(prefix: str, name: str) -> str:
+    return f"{prefix}.{name}" if prefix else name
+
+
+class _Activations(TorchFunctionMode):
+    """Records the input of every ReLU and sigmoid called inside the block: [(kind, array)] in order."""
+
+    KINDS = {torch.relu: "relu", torch.relu_: "relu", torch.nn.functional.relu: "relu",
+             torch.nn.functional.relu_: "relu", torch.Tensor.relu: "relu", torch.Tensor.relu_: "relu",
+             torch.sigmoid: "sigmoid", torch.Tensor.sigmoid: "sigmoid"}
+
+    def __init__(self):
+        super().__init__()
+        self.found: list[tuple[str, np.ndarray]] = []
+
+    def __torch_function__(self, func, types, args=(), kwargs=None):
+        kind = self.KINDS.get(func)
+        if kind is not None and args and torch.is_tensor(args[0]):
+            self.found.append((kind, args[0].detach().cpu().numpy().copy()))
+        return func(*args, **(kwargs or {}))
+
+
+def forward(model, x, *, train: bool, seed: int, parts=None):
+    """``model(x)`` on a copy, in train or eval mode, as numpy per model; and the input of every
+    ReLU and sigmoid applied, in order. Dropout's masks come from the generator seeded with ``seed``."""
+    outputs, activations = {}, []
+    for name, part in _parts(model, parts):
+        part = copy.deepcopy(part).train(train)
+        with _seeded(seed, x.device), torch.no_grad(), _Activations() as seen:
+            outputs[name] = part(x).detach().cpu().numpy()
+        activations += seen.found
+    return outputs, activations
+
+
+def gradients(lesson, model, x, y, *, seed: int, parts=None):
+    """``lesson.loss_fn`` of a copy in train mode, and its gradient per parameter, as numpy."""
+    losses, grads = {}, {}
+    for name, part in _parts(model, parts):
+        part = copy.deepcopy(part).train()
+        part.zero_grad(set_to_none=True)
+        with _seeded(seed, x.device):
+            loss = lesson.loss_fn(part, x, y)
+        loss.backward()
+        losses[name] = loss.item()
+        for k, p in part.named_parameters():
+            grads[_named(name, k)] = (np.zeros(tuple(p.shape), _numpy_dtype(p)) if p.grad is None
+                                      else p.grad.detach().cpu().numpy().copy())
+    return losses, grads
+
+
+def _numpy_dtype(t: torch.Tensor):
+    return torch.empty((), dtype=t.dtype).numpy().dtype
+
+
+def step_once(step, model, optimizer, x, y, *, seed: int, shard=None):
+    """``step`` once on the batch (``shard``: this worker's piece), masks from the seeded generator."""
+    if shard is not None:
+        x, y = shard(x), shard(y)
+    with _seeded(seed, x.device):
+        return step(model, optimizer, x, y)
+
+
+# torch.optim's per-parameter state -> the slots optax names (first moment, second moment, momentum)
+_SLOTS = {"exp_avg": "mu", "exp_avg_sq": "nu", "square_avg": "nu", "momentum_buffer": "trace"}
+
+
+def optimizer_state(model, optimizer, parts=None) -> dict[str, np.ndarray]:
+    """The optimizer's per-parameter state ("<param>.mu", ".nu", ".trace") and the gradient each
+    parameter holds (".grad"), as numpy in torch's names."""
+    out = {}
+    for name, part in _parts(model, parts):
+        opt = optimizer[name] if parts else optimizer
+        names = {id(p): _named(name, k) for k, p in part.named_parameters()}
+        for p in part.parameters():
+            if p.grad is not None:
+                out[f"{names[id(p)]}.grad"] = p.grad.detach().cpu().numpy().copy()
+        for p, state in (opt.state.items() if isinstance(opt, torch.optim.Optimizer) else ()):
+            for k, v in state.items():
+                if k in _SLOTS and torch.is_tensor(v) and id(p) in names:
+                    out[f"{names[id(p)]}.{_SLOTS[k]}"] = v.detach().cpu().numpy().copy()
+    return out
 
 
 def fit(step, model, optimizer, x, y, plan, *, epochs: int, steps: int | None, clock, after_epoch=None,

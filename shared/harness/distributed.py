@@ -36,6 +36,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -112,6 +113,18 @@ def check_workers(spec, cfg: RunConfig) -> None:
         raise LessonError(f"--workers {cfg.workers}: {spec.name} runs on {', '.join(map(str, allowed))} workers "
                           f"(its global batch of {spec.hp()['batch_size']} splits evenly over those)")
     run_timeout()
+
+
+@contextmanager
+def here(spec, framework: str, cfg: RunConfig):
+    """For work on a lesson in this process outside a run (`lessons check`): a data-parallel
+    lesson's hooks as one worker, in a group of one; None for any other lesson."""
+    if not spec.shape.data_parallel:
+        yield None
+        return
+    d = sides.distributed(framework)
+    with d.joined(0, 1, None, GROUP_TIMEOUT_S, cfg.device):
+        yield Hooks(d)
 
 
 def run(job: Job):

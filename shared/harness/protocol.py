@@ -102,6 +102,24 @@ class HarnessSide(Protocol):
         """``--loop train``: the lesson's own ``train`` (with ``step`` when the variant names one), timed on
         ``clock`` (a Stopwatch) with the framework's compilations set apart into its compile_s."""
 
+    def forward(self, model, x, *, train: bool, seed: int, parts: tuple[str, ...] | None = None) -> tuple[dict, list]:
+        """``model(x)`` on a copy, in train or eval mode, as numpy per model (``parts``: the models
+        trained together; else one, named ""), and [(kind, input)] of every ReLU and sigmoid
+        applied, in order. torch draws Dropout's masks from its generator seeded with ``seed``."""
+
+    def gradients(self, lesson, model, x, y, *, seed: int,
+                  parts: tuple[str, ...] | None = None) -> tuple[dict[str, float], dict[str, np.ndarray]]:
+        """``lesson.loss_fn`` of a copy in train mode per model, and its gradient per parameter
+        (torch's names and layout)."""
+
+    def step_once(self, step: Callable, model, optimizer, x, y, *, seed: int, shard: Callable | None = None) -> Any:
+        """``step`` once on the batch, as the lesson's own train() calls it (JAX: nnx.jit, compiled
+        once per step function); torch draws Dropout's masks from its generator seeded with ``seed``."""
+
+    def optimizer_state(self, model, optimizer, parts: tuple[str, ...] | None = None) -> dict[str, np.ndarray]:
+        """The optimizer's per-parameter state in torch's names ("<param>.mu", ".nu", ".trace": optax's
+        slots) and, in torch, the gradient each parameter holds (".grad")."""
+
     def sync(self, device) -> None:
         """Wait for the device's queued work."""
 
@@ -181,8 +199,14 @@ def differences(module, protocol: type, *, names: bool = True) -> list[str]:
         got = got.replace(parameters=[p for p in got.parameters.values() if p.name in wanted or not (
             p.kind is inspect.Parameter.KEYWORD_ONLY and p.default is not inspect.Parameter.empty)])
         if _shape(got, names) != _shape(want, names):
-            found.append(f"{name}{got} where the harness calls {name}{want}")
+            found.append(f"{name}{_bare(got)} where the harness calls {name}{_bare(want)}")
     return found
+
+
+def _bare(sig: inspect.Signature) -> inspect.Signature:
+    """The signature as a call reads it: no annotations."""
+    return sig.replace(parameters=[p.replace(annotation=inspect.Parameter.empty) for p in sig.parameters.values()],
+                       return_annotation=inspect.Signature.empty)
 
 
 def _shape(sig: inspect.Signature, names: bool) -> list[tuple]:

@@ -13,6 +13,8 @@ framework: the framework sides and the lessons are loaded by name, in shared/har
 """
 from __future__ import annotations
 
+from contextlib import contextmanager
+
 from shared.harness import distributed, session, sides
 from shared.harness.config import LOOP_FAST, RunConfig
 from shared.harness.records import Record
@@ -61,6 +63,23 @@ def trace(spec, framework: str, cfg: RunConfig, weights: dict | None, steps: int
 def initial_weights(spec, variant: str, cfg: RunConfig, framework: str = "torch", hazard: str | None = None) -> dict:
     """A freshly built model's weights in torch's layout: the start both frameworks share in parity runs."""
     return session.initial_weights(session.Session(spec, framework, cfg, hazard=hazard), variant)
+
+
+@contextmanager
+def opened(spec, framework: str, cfg: RunConfig, *, lesson=None, hazard: str | None = None):
+    """A session of the lesson in this process for the probes (``lesson``: a module of the user's
+    in place of ``<framework>_impl.<lesson>``); a data-parallel lesson runs as one worker."""
+    cfg = cfg.replace(progress=False, loop=LOOP_FAST)
+    with distributed.here(spec, framework, cfg) as hooks:
+        yield session.Session(spec, framework, cfg, hazard=hazard, parallel=hooks, lesson=lesson)
+
+
+def probe(spec, framework: str, cfg: RunConfig, weights: dict, variant: str, at_step: int = 1,
+          hazard: str | None = None) -> dict:
+    """One step cut into stages (forward, loss, gradients, update) after ``at_step - 1`` steps from
+    ``weights``: see :func:`shared.harness.session.probe`."""
+    with opened(spec, framework, cfg, hazard=hazard) as s:
+        return session.probe(s, weights, variant, at_step=at_step)
 
 
 def matmul_rate(framework: str, cfg: RunConfig) -> float:

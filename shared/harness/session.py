@@ -166,17 +166,136 @@ def records(s: Session) -> list[Record]:
         return out
 
 
-def trace(s: Session, weights: dict | None, steps: int | None, variant: str) -> dict:
-    """Per-step losses, final weights and metrics of one variant trained from ``weights`` (None: the
-    framework's own initialisation) for ``steps`` steps (None: the whole run), by the fast path."""
+def trace(s: Session, weights: dict | None, steps: int | None, variant: str, *, evaluate: bool = True) -> dict:
+    """Per-step losses, final weights and (with ``evaluate``) metrics of one variant trained from
+    ``weights`` (None: the framework's own initialisation) for ``steps`` steps (None: the whole
+    run), by the fast path."""
     with s.placed():
         hp = _alone(s, variant)
         model, losses, _, _ = s.train(hp, variant, weights=weights, steps=steps, each_epoch=False)
-        _, data = s.data(hp)
-        metrics = _flat(s.evaluate(model, data))
         if s.spec.shape.together:
-            losses, metrics = losses[:, 0], _unflat(metrics, variant)
+            losses = losses[:, 0]
+        metrics = _evaluated(s, hp, model, variant) if evaluate else {}
         return {"losses": losses, "weights": s.side.export_weights(model), "metrics": metrics}
+
+
+def evaluation(s: Session, weights: dict, variant: str) -> dict:
+    """The lesson's metrics (train and test split) of the variant's model at ``weights``, in eval mode."""
+    with s.placed():
+        hp = _alone(s, variant)
+        return _evaluated(s, hp, s.model(hp, weights), variant)
+
+
+def _evaluated(s: Session, hp: dict, model, variant: str) -> dict:
+    metrics = _flat(s.evaluate(model, s.data(hp)[1]))
+    return _unflat(metrics, variant) if s.spec.shape.together else metrics
+
+
+def raw_data(s: Session, variant: str) -> tuple:
+    """``load_data``'s numpy arrays for the variant."""
+    return s.data(_alone(s, variant))[0]
+
+
+# -- probes: one step cut into stages (`lessons check`, `lessons parity --localize`) -----------------
+
+PROBED = ("forward", "loss", "gradients", "update")
+SATURATED = 100.0   # the loss is also taken at the weights times this: outputs saturate (where BCELoss clamps)
+STATISTICS = ("running_mean", "running_var")  # the weights that are BatchNorm statistics, not parameters
+
+
+def probe(s: Session, weights: dict, variant: str, *, at_step: int = 1, stages=PROBED) -> dict:
+    """What one step computes, stage by stage, as numpy in torch's names: the model trained from
+    ``weights`` by the fast path for ``at_step - 1`` steps, then, on the batch of step ``at_step``:
+
+    - "forward": ``model(x)`` in train and in eval mode ("train output", "eval output");
+      "activations": {"train"|"eval": [(kind, the input of each ReLU and sigmoid)]};
+    - "loss": ``loss_fn``, also at the weights times SATURATED ("loss, weights x100");
+    - "gradients": the loss's gradient per parameter;
+    - "update": the lesson's step (one call, as train() makes it) on that batch and the next:
+      each parameter's change, the optimizer's per-parameter state and the BatchNorm statistics
+      after each; "held": the gradients torch keeps on the parameters after each step.
+    """
+    out: dict = {}
+    with s.placed():
+        hp = _alone(s, variant)
+        raw, data = s.data(hp)
+        parts = tuple(hp["models"]) if s.spec.shape.together else None
+        plan = plan_for(hp, len(raw[0]), s.seed)
+        model, trained, optimizer, shard = _built(s, hp, weights)
+        if at_step > 1:
+            s.side.fit(s.step(variant), trained, optimizer, data[0], data[1], plan, epochs=plan.epochs_for(at_step - 1),
+                       steps=at_step - 1, clock=Stopwatch(), shard=shard)
+        x, y = _batch(s, raw, plan, at_step)
+        if "forward" in stages:
+            out["forward"], out["activations"] = {}, {}
+            for mode in ("train", "eval"):
+                outputs, seen = s.side.forward(model, x, train=mode == "train", seed=s.seed, parts=parts)
+                out["forward"].update({_join(f"{mode} output", p): v for p, v in outputs.items()})
+                out["activations"][mode] = seen
+        if "loss" in stages or "gradients" in stages:
+            losses, out["gradients"] = s.side.gradients(s.lesson, model, x, y, seed=s.seed, parts=parts)
+            out["loss"] = {_join("loss", p): np.asarray(v) for p, v in losses.items()}
+        if "loss" in stages:
+            saturated = s.model(hp, {k: v * SATURATED for k, v in s.side.export_weights(model).items()})
+            high, _ = s.side.gradients(s.lesson, saturated, x, y, seed=s.seed, parts=parts)
+            out["loss"].update({_join(f"loss, weights x{SATURATED:g}", p): np.asarray(v) for p, v in high.items()})
+        if "update" in stages:
+            out["update"], out["held"] = {}, {}
+            for k in (at_step, at_step + 1):
+                before = s.side.export_weights(model)
+                xb, yb = (x, y) if k == at_step else _batch(s, raw, plan, k)
+                s.side.step_once(s.step(variant), trained, optimizer, xb, yb, seed=s.seed, shard=shard)
+                after = s.side.export_weights(model)
+                label = f"step {k - at_step + 1}"
+                for name, w in after.items():
+                    stat = name.endswith(STATISTICS)
+                    out["update"][f"{label} {name}" if stat else f"{label} Δ{name}"] = w if stat else w - before[name]
+                for name, v in s.side.optimizer_state(model, optimizer, parts).items():
+                    (out["held"] if name.endswith(".grad") else out["update"])[f"{label} {name}"] = v
+    return out
+
+
+def _join(label: str, part: str) -> str:
+    return f"{label} {part}" if part else label
+
+
+def _built(s: Session, hp: dict, weights: dict | None):
+    """(the model, the model the step trains, its optimizer, the batch's sharding) from ``weights``."""
+    model = s.model(hp, weights)
+    trained, shard = s.parallel.prepare(s.lesson, model) if s.parallel is not None else (model, None)
+    return model, trained, s.lesson.make_optimizer(trained, hp), shard
+
+
+def _batch(s: Session, raw: tuple, plan: BatchPlan, step: int) -> tuple:
+    """The batch of step ``step`` (1-based) of the plan, placed on the device."""
+    epoch, i = divmod(step - 1, plan.per_epoch)
+    idx = plan.epoch(epoch)[i]
+    placed = s.side.to_device((raw[0][idx], raw[1][idx]), s.device, s.cfg.dtype)
+    return s.parallel.place(placed) if s.parallel is not None else placed
+
+
+def loop(s: Session, weights: dict, variant: str, *, batches: int = 4, epochs: int = 2) -> dict:
+    """The lesson's own ``train()`` from ``weights`` on the first ``batches`` batches' rows of each
+    split, for ``epochs`` epochs: its per-step losses and, per evaluation, the flat metrics."""
+    with s.placed():
+        hp = _alone(s, variant)
+        raw, _ = s.data(hp)
+        rows = len(raw[0]) if hp.get("batch_size") is None else min(len(raw[0]), batches * hp["batch_size"])
+        data = s.side.to_device(tuple(a[:rows] for a in raw), s.device, s.cfg.dtype)
+        if s.parallel is not None:
+            data = s.parallel.place(data)
+        model, trained, optimizer, _ = _built(s, hp, weights)
+        named = variant in s.spec.shape.steps
+        losses, evaluations = s.side.train_as_written(s.lesson, trained, optimizer, data, hp, seed=s.seed, epochs=epochs,
+                                                      step=s.step(variant) if named else None, clock=Stopwatch())
+        metrics = [_flat(_metrics(_floats(tr), None if te is None else _floats(te))) for tr, te in evaluations]
+        if s.spec.shape.together:
+            metrics = [_unflat(m, variant) for m in metrics]
+        return {"losses": np.asarray(losses, np.float64).reshape(len(losses), -1)[:, 0], "metrics": metrics}
+
+
+def _floats(tree):
+    return {k: _floats(v) for k, v in tree.items()} if isinstance(tree, dict) else float(tree)
 
 
 def initial_weights(s: Session, variant: str) -> dict:

@@ -11,25 +11,28 @@ window (steps 1-10, 11-100, 101-1000, ...): where torch-vs-jax stays within ``FA
 torch-vs-nudged-torch has drifted by the end of each window, the gap is rounding amplified by the
 training dynamics. A gap that opens before the control drifts (from step 1, say) is not, however
 far the control drifts later.
+
+``--localize`` says where and why a run parts: it reruns both frameworks (and the control) to the
+first step past the control, or, for a run that stays within the control's drift, to the step
+where the gap grows fastest, and compares that step stage by stage (shared/tools/stages.py):
+which stage, which tensor, how many ReLU inputs changed sign.
 """
 from __future__ import annotations
 
+import shutil
+import textwrap
 from dataclasses import dataclass, field
 
 import numpy as np
 
 from shared.harness import runner
-from shared.tools import hazards
+from shared.tools import hazards, stages
 from shared.tools.results import fmt, format_table
+from shared.tools.stages import EPS, rel_diff
 
-EPS = {"float32": 2.0 ** -23, "float64": 2.0 ** -52}
 FLOAT64_BOUND = 1e-9
 FACTOR = 10.0   # a window's gap within this many times the control's drift so far is rounding
-
-
-def rel_diff(a: np.ndarray, b: np.ndarray) -> np.ndarray:
-    a, b = np.asarray(a, np.float64), np.asarray(b, np.float64)
-    return np.abs(a - b) / np.maximum(np.abs(a), np.finfo(np.float64).tiny)
+LOCALIZE_UNITS = 1000   # --localize: a run whose loss gap stays within this many rounding units has not parted
 
 
 def nudge(weights: dict[str, np.ndarray], dtype: str) -> dict[str, np.ndarray]:
@@ -199,6 +202,95 @@ def verdict(r: ParityResult, notes: bool = False) -> str:
 
 def weights_table(r: ParityResult) -> str:
     return format_table(["tensor", "max |Δ| after training"], [[k, fmt(v)] for k, v in r.weight_diffs.items()])
+
+
+# -- --localize: where and why a run leaves the control --------------------------------------------
+
+@dataclass
+class Localized:
+    """One variant's step at which torch and JAX part, cut into stages (shared/tools/stages.py)."""
+
+    variant: str
+    step: int                  # the loss that parts; the stages are those of the step before (its update made it)
+    jumped: bool               # the gap leaves the rounding level at ``step``; else it grows fastest there
+    rel: float                 # torch vs jax loss at that step
+    before: float              # the largest gap before it (torch vs jax)
+    control: float             # torch vs nudged torch at that step
+    gaps: dict[str, list]      # stage -> [stages.Gap]: torch vs jax, against torch vs nudged torch
+    flips: stages.Flips        # torch vs jax, the step's ReLU inputs
+    control_flips: stages.Flips  # torch vs nudged torch
+    why: str = ""
+
+
+def localize(spec, cfg, r: ParityResult) -> Localized:
+    """Rerun both frameworks (and the control) to the step where the gap leaves the rounding level,
+    or, where it never jumps, where it grows fastest; compare that step stage by stage."""
+    weights = runner.initial_weights(spec, r.variant, cfg)
+    loss_step = stages.jump(r.rel, r.control, cfg.dtype)
+    jumped = loss_step is not None
+    loss_step = loss_step if jumped else stages.fastest_growth(r.rel, cfg.dtype)
+    step = max(1, loss_step - 1)  # the step whose update the loss of ``loss_step`` is the first to see
+    starts = {"torch": ("torch", weights), "jax": ("jax", weights), "control": ("torch", nudge(weights, cfg.dtype))}
+    probes = {k: runner.probe(spec, fw, cfg, w, r.variant, at_step=step) for k, (fw, w) in starts.items()}
+
+    def tensors(p, stage):
+        return {**p["forward"], **stages.activations(p["activations"]["train"])} if stage == "forward" else p[stage]
+
+    gaps = {stage: stages.compare(tensors(probes["torch"], stage), tensors(probes["jax"], stage),
+                                  tensors(probes["control"], stage), cfg.dtype) for stage in stages.ORDER}
+    train = {k: p["activations"]["train"] for k, p in probes.items()}
+    found = Localized(r.variant, loss_step, jumped, float(r.rel[loss_step - 1]),
+                      float(r.rel[:loss_step - 1].max(initial=0.0)), float(r.control[loss_step - 1]), gaps,
+                      stages.flips(train["torch"], train["jax"]), stages.flips(train["torch"], train["control"]))
+    found.why = _why(found)
+    return found
+
+
+def _why(loc: Localized) -> str:
+    """What the stages say: a ReLU sign flip, or the stage that amplifies the difference most; and
+    whether the control (torch nudged one ulp) does the same there."""
+    worst = {stage: stages.worst(g) for stage, g in loc.gaps.items()}
+    if loc.flips.count:
+        g = worst["gradients"]
+        text = (f"{loc.flips.describe()}: a ReLU input within rounding of the kink is on in one framework and off "
+                f"in the other, so that sample's gradient changes (largest gradient gap {g.gap:.1e}, in {g.tensor}, "
+                f"against {worst['forward'].gap:.1e} in the forward pass).")
+        if loc.control_flips.count:
+            return (text + f" The control flips {loc.control_flips.count} there too: a one-ulp nudge decides it "
+                    "as well, so this is rounding amplified by training, not a difference in the algorithm.")
+        return text + " The control flips none there."
+    ratios = [(worst[b].gap / max(worst[a].gap, EPS["float64"]), a, b) for a, b in zip(stages.ORDER, stages.ORDER[1:])]
+    ratio, a, b = max(ratios)
+    control = {s: worst[s].control or 0.0 for s in (a, b)}   # as the table shows them
+    # the control started its drift elsewhere: what it shares with a rounding difference is the amplification
+    same = (control[b] / control[a] >= ratio / stages.CONTROL_FACTOR if control[a] > 0
+            else control[b] >= worst[b].gap / stages.CONTROL_FACTOR)
+    return (f"{loc.flips.describe()}; from the {a} to the {b} the difference grows {ratio:.2g}x "
+            f"({worst[b].tensor}: {worst[b].gap:.1e})"
+            + ("; the control (torch nudged one ulp) grows as much there: rounding amplified by training." if same
+               else "; the control grows less there: more than rounding."))
+
+
+def localize_report(spec, cfg, r: ParityResult) -> str:
+    """``--localize`` for one variant: the stages of the step where it parts, or one line for a run
+    that stays at the rounding level (nothing to localize)."""
+    if float(r.rel.max()) <= LOCALIZE_UNITS * EPS[r.dtype]:
+        return (f"{r.variant}: within {LOCALIZE_UNITS:,} rounding units at every step (at most {fmt(float(r.rel.max()))})"
+                ": nothing to localize.")
+    return localized_text(localize(spec, cfg, r))
+
+
+def localized_text(loc: Localized) -> str:
+    head = (f"{loc.variant}: the loss leaves the rounding level at step {loc.step}: torch vs jax {fmt(loc.rel)}, "
+            f"up from at most {fmt(loc.before)} (control {fmt(loc.control)})" if loc.jumped else
+            f"{loc.variant}: the loss never jumps; its gap grows fastest at step {loc.step}: torch vs jax "
+            f"{fmt(loc.rel)} (control {fmt(loc.control)})")
+    head += f". Step {max(1, loc.step - 1)}, whose update that loss is the first to see, stage by stage:"
+    rows = [[stage, fmt(w.gap), fmt(w.control), w.tensor] for stage, w in
+            ((stage, stages.worst(gaps)) for stage, gaps in loc.gaps.items())]
+    table = format_table(["stage", "gap", "control", "largest gap in"], rows)
+    width = shutil.get_terminal_size((80, 24)).columns
+    return f"{textwrap.fill(head, width)}\n\n{table}\n\n{textwrap.fill(loc.why, width)}"
 
 
 def plot_png(results: list[ParityResult], title: str) -> bytes:

@@ -27,7 +27,7 @@ from shared.errors import LessonError
 from shared.outputs import OutputDir
 from shared.specs import settings as settings_mod
 from shared.specs.base import setting_text
-from shared.views import twins
+from shared.views import exercise, twins
 
 LABEL = {"torch": "PyTorch", "jax": "JAX"}
 METRICS_TAG = "final-metrics"  # the cell that prints the final metrics as JSON (read by tests)
@@ -232,6 +232,8 @@ def build(lesson: twins.Lesson, framework: str = "both", cfg: RunConfig | None =
            "with tempfile.TemporaryDirectory() as tmp:\n"
            "    for png in plots.plot_lesson(spec, everything, pathlib.Path(tmp)):\n"
            "        display(Image(filename=str(png)))")
+    c.md("## Translate it yourself\n\n" + _md(exercise.TRANSLATE) + "\n\n```sh\n"
+         + "\n".join(exercise.commands(name, "jax" if framework != "jax" else "torch")) + "\n```")
     c.md("## Next\n\n"
          f"- `lessons compare {name}`: both frameworks, the table, JSON records and plots in `out/`.\n"
          f"- `lessons parity {name}`: both frameworks from the same weights on the same batches, step by step, "

@@ -32,7 +32,7 @@ from shared.outputs import OutputDir
 from shared.progress import Status
 from shared.tools import results
 from shared.specs import course
-from shared.views import concepts, course_page, hazards_page, notebook, twins
+from shared.views import concepts, course_page, exercise, hazards_page, notebook, twins
 
 BREAKPOINT = 900  # px: narrower than this, the columns stack
 LABEL = {"torch": "PyTorch", "jax": "JAX"}
@@ -339,7 +339,8 @@ def lesson_page(lesson: twins.Lesson, res: Results, images: dict, notebooks: dic
     else:
         body.append(f"<p class=\"none\">No notebook: <code>lessons notebook {_e(name)}</code> needs both files to "
                     "parse.</p>")
-    toc = ["<a href=\"#settings\">settings</a>", "<a href=\"#code\">the code</a>", "<a href=\"#results\">results</a>"]
+    toc = ["<a href=\"#settings\">settings</a>", "<a href=\"#code\">the code</a>", "<a href=\"#results\">results</a>",
+           "<a href=\"#translate\">translate it yourself</a>"]
     body.append(f"<p class=\"toc\">On this page: {' · '.join(toc)}</p>")
     body.append(f"<section id=\"settings\"><h2>The course's settings and ours</h2>{_settings_html(spec)}</section>")
     code = [f"<section id=\"code\"><h2>The twins, function by function</h2>",
@@ -360,9 +361,19 @@ def lesson_page(lesson: twins.Lesson, res: Results, images: dict, notebooks: dic
     code.append("</section>")
     body += code
     body.append(_results_html(name, spec, res, imgs))
+    body.append(_translate_html(name))
     nav_bottom = _nav(name).replace("class=\"home\" ", "")
     body.append(f"<p class=\"links\">{nav_bottom}</p>")
     return _page(f"{name} · torch-jax-lessons", _nav(name), "\n".join(body))
+
+
+def _translate_html(name: str) -> str:
+    """The two commands that turn the page into practice: write the starter, grade it."""
+    lines = "\n".join(_e(c) for c in exercise.commands(name))
+    back = "\n".join(_e(c) for c in exercise.commands(name, "torch"))
+    return (f"<section id=\"translate\"><h2>Translate it yourself</h2><p>{_inline(exercise.TRANSLATE)}</p>"
+            f"<p>From PyTorch to JAX:</p><pre><code>{lines}</code></pre>"
+            f"<p>From JAX to PyTorch:</p><pre><code>{back}</code></pre></section>")
 
 
 def _results_html(name: str, spec, res: Results, imgs: dict) -> str:
