@@ -119,6 +119,8 @@ def test_a_gap_from_step_one_is_never_called_rounding():
     r = lambda rel: parity.ParityResult("v", "float32", rel, control)
     assert not r(early).explained_by_rounding and r(early).unexplained_window == (0, 10)
     assert "larger than rounding from steps 1-10" in parity.verdict(r(early))
+    assert parity.verdict(r(early)).endswith("--localize names the step and the stage (forward, loss, gradients, "
+                                             "update) where they part")   # the stage, never notes that do not exist
     assert r(late).explained_by_rounding and "rounding amplified" in parity.verdict(r(late))
 
 

@@ -197,7 +197,8 @@ def verdict(r: ParityResult, notes: bool = False) -> str:
     where = f"larger than rounding from steps {lo + 1}-{hi} ({fmt(r.window_max(lo, hi))} vs the control's {fmt(drift)})"
     if r.hazard is not None:
         return f"{head}; {where}: the {r.hazard} hazard"
-    return f"{head}; {where}: " + ("see the notes below" if notes else "check the hazards (`lessons hazards`)")
+    return (f"{head}; {where}: " + ("see the notes below; " if notes else "")
+            + "--localize names the step and the stage (forward, loss, gradients, update) where they part")
 
 
 def weights_table(r: ParityResult) -> str:
