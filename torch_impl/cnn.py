@@ -75,7 +75,7 @@ def evaluate(model, x, y):
 
 def train(model, optimizer, data, hp, *, seed, epochs):
     x_train, y_train, x_test, y_test = data
-    plan = BatchPlan(len(x_train), hp["batch_size"], shuffle=hp["shuffle"], seed=seed)
+    plan = BatchPlan(len(x_train), hp["batch_size"], shuffle=hp["shuffle"], drop_last=hp["drop_last"], seed=seed)
     dataset = TensorDataset(x_train, y_train)
     losses = []
     model.train()
