@@ -35,6 +35,8 @@ def mutated(tmp_path: Path, framework: str, lesson: str, *edits: tuple[str, str]
 def check(capsys, tmp_path, lesson: str, framework: str, path: Path, *extra: str, steps: str = STEPS):
     """`lessons check` in this process: (exit code, stdout, stderr, the grade's JSON record or {})."""
     out = tmp_path / "out"
+    if "--timeout" not in extra:  # a slow stage on a loaded machine is not a hang: only the hang test sets one
+        extra = (*extra, "--timeout", "900")
     code = main(["check", lesson, f"--{framework}", str(path), "--steps", steps, "--out", str(out), *extra])
     captured = capsys.readouterr()
     record = out / lesson / f"check-{framework}.json"
