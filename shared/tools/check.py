@@ -354,7 +354,7 @@ class _Checker:
 
     def probed(self, stage: str) -> None:
         """forward, loss, gradients, update, training, evaluation, loop: the user against the reference
-        from torch's initial weights, within the control."""
+        starting at the torch twin's initial weights, within the control."""
         g = self.grade.stages[stage]
         # train() is one loop for every variant: the first is enough, except for models trained together
         # (each alone; the mode a model follows shows only in some)
