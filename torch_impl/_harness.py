@@ -276,16 +276,20 @@ def train_as_written(lesson, model, optimizer, data, hp: dict, *, seed: int, epo
 def _compilations(lesson):
     """(start, end) of each torch.compile compilation in the block, from TorchDynamo's start and end
     callbacks. TorchDynamo and Inductor take seconds to import (the first torch.compile() imports
-    them), so they are imported here, before the clock starts, and only for a lesson whose code calls
-    a ``compile`` (compiled_loop) or once something has imported them."""
+    them), so for a lesson whose code calls a ``compile`` (compiled_loop) they are imported here,
+    before the clock starts. Once something else has imported TorchDynamo (DDP does, at torch 2.5) the
+    callbacks are set too, but Inductor is not imported: at torch 2.5 it starts a pool of compile
+    workers, which would outlive a run that compiles nothing (under torchrun, say)."""
     spans, open_ = [], []
     own = [f for f in vars(lesson).values() if inspect.isfunction(f) and f.__module__ == lesson.__name__]
-    if "torch._dynamo" not in sys.modules and not any("compile" in _names(f.__code__) for f in own):
+    compiles = any("compile" in _names(f.__code__) for f in own)
+    if "torch._dynamo" not in sys.modules and not compiles:
         yield spans
         return
     import torch._dynamo
 
-    torch.compile(lambda: None)  # imports what torch.compile needs (Inductor); compiles nothing until called
+    if compiles:
+        torch.compile(lambda: None)  # imports what torch.compile needs (Inductor); compiles nothing until called
     handler = torch._dynamo.callback_handler
     start = lambda *_: open_.append(time.perf_counter())  # torch 2.5 passes nothing, later versions one argument
     end = lambda *_: spans.append((open_.pop() if open_ else time.perf_counter(), time.perf_counter()))
