@@ -74,22 +74,37 @@ HAZARD_EDITS = [
                                   "optax.sgd(hp[\"lr\"], hp[\"momentum\"])")], "update"),
 ]
 
-# The hazards a CPU shows that `lessons check` does not diagnose yet, and why (not faked: listed).
-NOT_DIAGNOSED = {
-    **{h: "no lesson's twin applies its fix, so no reference runs without it (hazards.for_lesson is empty)"
-       for h in ("adamw", "layer_norm", "gelu_approximate", "lr_schedule_units", "mse_l2_loss", "clip_grad_norm")},
-    **{h: "the stock call changes cnn's feature map shapes, so fc1 fails on its input: the check stops with the "
-          "user's FILE:LINE (exit 2), a crash, not a gap the stages compare"
-       for h in ("conv_padding", "pool_stride")},
-}
+# The hazards whose stock call crashes the twin (cnn's feature maps change shape, so fc1 fails on its input):
+# the check stops at the user's FILE:LINE (exit 2) and names the hazard without whose fix the JAX twin
+# raises the same error.
+HAZARD_CRASHES = [
+    ("conv_padding", "cnn", [("padding=as_torch.conv_padding(p1), ", ""), ("padding=as_torch.conv_padding(p2),", "")]),
+    ("pool_stride", "cnn", [(", strides=as_torch.pool_strides(hp[\"pool\"])", "")]),
+]
+
+# The hazards a CPU shows that `lessons check` does not diagnose, and why (not faked: listed).
+NOT_DIAGNOSED = {h: "no lesson's twin applies its fix, so no reference runs without it (hazards.for_lesson is empty)"
+                 for h in ("adamw", "layer_norm", "gelu_approximate", "lr_schedule_units", "mse_l2_loss", "clip_grad_norm")}
 
 
 def test_every_hazard_a_cpu_shows_is_tested_here():
     from shared.tools import hazards
     cpu = {h.name for h in hazards.HAZARDS if not h.gpu_only}
-    tested = {h for h, *_ in HAZARD_EDITS}
-    assert tested | NOT_DIAGNOSED.keys() == cpu and not tested & NOT_DIAGNOSED.keys()
-    assert all(not hazards.get(h).lessons for h, why in NOT_DIAGNOSED.items() if "no lesson" in why)
+    tested = [h for h, *_ in [*HAZARD_EDITS, *HAZARD_CRASHES]]
+    assert set(tested) | NOT_DIAGNOSED.keys() == cpu and len(set(tested)) == len(tested)
+    assert not set(tested) & NOT_DIAGNOSED.keys()
+    assert all(not hazards.get(h).lessons for h in NOT_DIAGNOSED)
+
+
+@pytest.mark.parametrize("hazard,lesson,edits", HAZARD_CRASHES, ids=[h[0] for h in HAZARD_CRASHES])
+def test_a_twin_that_crashes_without_a_hazards_fix_is_diagnosed_by_name(capsys, tmp_path, hazard, lesson, edits):
+    path = mutated(tmp_path, "jax", lesson, *edits)
+    code, out, err, record = check(capsys, tmp_path, lesson, "jax", path)
+    lines = err.strip().splitlines()
+    assert code == 2 and record == {} and len(lines) == 2, out + err
+    assert re.search(rf"{re.escape(str(path))}:\d+ in __call__: TypeError: dot_general", lines[0]), lines
+    assert lines[1].startswith(f"looks like hazard {hazard}:") and lines[1].endswith(
+        f"see it: lessons parity {lesson} --hazard {hazard}"), lines
 
 
 @pytest.mark.parametrize("hazard,lesson,edits,where", HAZARD_EDITS, ids=[h[0] for h in HAZARD_EDITS])

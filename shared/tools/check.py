@@ -116,9 +116,21 @@ def user_error(path: Path, exc: BaseException, during: str = "") -> str:
     """"FILE:LINE in function: Error: message" from the innermost frame of FILE in the traceback."""
     frames = [f for f in traceback.extract_tb(exc.__traceback__) if _in_file(f, path)]
     where = f"{path}:{frames[-1].lineno} in {frames[-1].name}" if frames else f"{path} ({during})" if during else str(path)
-    message = next((line.strip() for line in str(exc).splitlines() if line.strip()), "")
+    message = _first_line(exc)
     message = message if len(message) <= 240 else message[:237] + "..."
     return f"{where}: {type(exc).__name__}" + (f": {message}" if message else "")
+
+
+def _first_line(exc: BaseException) -> str:
+    return next((line.strip() for line in str(exc).splitlines() if line.strip()), "")
+
+
+class _Crashed(LessonError):
+    """The user's code raised: one line at FILE:LINE; ``raised``, the exception, for the diagnosis."""
+
+    def __init__(self, path: Path, exc: Exception):
+        super().__init__(user_error(path, exc))
+        self.raised = exc
 
 
 class _Timeout(BaseException):
@@ -166,9 +178,9 @@ def _theirs(path: Path):
         frames = traceback.extract_tb(e.__traceback__)
         if frames and _in_file(frames[-1], path):
             raise _NotDone(frames[-1].name) from None
-        raise LessonError(user_error(path, e)) from None
+        raise _Crashed(path, e) from None
     except Exception as e:
-        raise LessonError(user_error(path, e)) from None
+        raise _Crashed(path, e) from None
 
 
 class _WithInputs:
@@ -371,6 +383,8 @@ class _Checker:
             except DivergenceError as e:
                 g.set("FAIL", v, stages.Gap("losses", math.inf, None, 0.0), str(e).split(": ", 1)[-1])
                 continue
+            except _Crashed as e:
+                raise LessonError("\n".join([str(e), *self.same_crash(stage, w0, v, e.raised)])) from None
             gaps = stages.compare(ref, mine, ctl, self.cfg.dtype, twin=twin)
             worst = stages.worst(gaps)
             if stages.within(gaps):
@@ -403,6 +417,22 @@ class _Checker:
                      f"control {fmt(worst.control)})")
         explain = getattr(self, f"_explain_{stage}", None)
         return lines + (explain(v, w0, mine, ref, gaps) if explain else [])
+
+    def same_crash(self, stage: str, w0: dict, v: str, theirs: Exception) -> list[str]:
+        """The hazards without whose fix the JAX reference raises what the user's code raised, e.g.
+        cnn with nnx.Conv's default 'SAME' padding: fc1 gets 784 inputs where it takes 400."""
+        if self.framework != "jax":
+            return []
+        lines = []
+        for h in hazards.for_lesson(self.spec.name):
+            if h.gpu_only or h.evidence == "init":
+                continue
+            try:
+                self.stage(self.without(h.name), stage, w0, v)
+            except Exception as stock:
+                if type(stock) is type(theirs) and _first_line(stock) == _first_line(theirs):
+                    lines.append(_hazard_line(self.spec.name, h.name))
+        return lines
 
     def _explain_forward(self, v, w0, mine, ref, gaps) -> list[str]:
         out = []
