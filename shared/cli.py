@@ -8,7 +8,7 @@
     lessons exercise LESSON --framework jax|torch [--out DIR] [--force]
     lessons check LESSON --jax FILE | --torch FILE [--dtype float64] [--steps N] [--out DIR]
     lessons bench [LESSON|--all]
-    lessons show LESSON [--width N]
+    lessons show LESSON [--width N] [--exercise [--framework jax|torch]]
     lessons site [--out DIR] [--results DIR] [--execute]
     lessons notebook LESSON|--all [--out DIR] [--framework torch|jax] [--epochs N]
 
@@ -169,6 +169,9 @@ def _views_parsers(sub) -> None:
     s = sub.add_parser("show", help="the torch and JAX twins in two columns, function by function")
     s.add_argument("lesson")
     s.add_argument("--width", type=int, help="columns to use (default: the terminal's); under 120: one column")
+    s.add_argument("--exercise", action="store_true",
+                   help="the other framework's twin beside the starter `lessons exercise` writes (hazards without fixes)")
+    s.add_argument("--framework", choices=("torch", "jax"), help="with --exercise: the starter's framework (default: jax)")
     w = sub.add_parser("site", help="a static offline site: one page per lesson, code side by side, results")
     w.add_argument("--out", type=Path, default=Path("site"), help="where the site goes (default: site/)")
     w.add_argument("--results", type=Path, default=Path("out"),

@@ -148,10 +148,51 @@ def test_a_huge_width_is_one_line_and_a_huge_terminal_is_capped(capsys, monkeypa
 
 def test_bad_input_is_one_line_and_exit_2(capsys):
     for argv, words in ((["show", "nope"], "unknown lesson 'nope'"), (["show", "xor", "--width", "10"], "--width"),
-                        (["show", "xor", "--width", "x"], "invalid int value")):
+                        (["show", "xor", "--width", "x"], "invalid int value"),
+                        (["show", "xor", "--framework", "torch"], "add --exercise"),
+                        (["show", "xor", "--exercise", "--framework", "numpy"], "invalid choice")):
         assert cli.main(argv) == 2
         err = capsys.readouterr().err
         assert err.count("\n") == 1 and err.startswith("lessons: error:") and words in err, err
+
+
+@pytest.mark.parametrize("framework", ["jax", "torch"])
+def test_exercise_shows_the_other_twin_beside_the_starter_at_its_lines(capsys, tmp_path, framework):
+    """`show xor --exercise`: each function of the other framework's twin beside its stub, labelled with
+    the line `lessons exercise` writes it at; the hazards say what differs, never the fix."""
+    assert cli.main(["exercise", "xor", "--framework", framework, "--out", str(tmp_path)]) == 0
+    starter = (tmp_path / "xor.py").read_text().split("\n")
+    capsys.readouterr()
+    width = 150
+    col = (width - 3) // 2
+    out = _show(capsys, "xor", "--exercise", "--width", str(width), *(["--framework", framework] * (framework == "torch")))
+    heads = [line for line in out.split("\n") if line.startswith("── ") and " │ " in line]
+    other = "torch" if framework == "jax" else "jax"
+    labels = {}
+    for head in heads[1:]:
+        cells = {"torch": head[:col], "jax": head[col + 3:]}
+        mine = re.match(r"── (\w+)  exercises/xor\.py:(\d+) ", cells[framework])
+        assert mine and cells[other].startswith(f"── {mine[1]}  {other}_impl/xor.py:"), head
+        labels[mine[1]] = int(mine[2])
+    assert {"train_step", "evaluate", "train", "gates"} <= labels.keys()
+    for name, line in labels.items():  # the starter has the stub there: its def (or comments just above it)
+        if name != "imports":
+            stub = "\n".join(starter[line - 1:]).split("raise NotImplementedError")[0]
+            assert f"def {name}(" in stub and stub.count("def ") == 1, (name, stub)
+    assert out.count("raise NotImplementedError") == sum(p.kind == "def" for p in twins.load("xor").pairs)
+    assert "  ⚠ hazard bce_clamp: torch's BCELoss" in out and not re.search(r"^ +fix: ", out, re.M)
+    assert framework == "torch" or "as_torch.bce_loss" not in out  # the JAX answer is not shown
+    assert re.search(r"^ +fix: as_torch.bce_loss", _show(capsys, "xor", "--width", str(width)), re.M)  # as show has it
+
+
+def test_show_fits_80_columns_for_every_lesson_and_its_exercises():
+    from shared.views import exercise
+
+    for name in [s.name for s in specs.all_specs()]:
+        views = [twins.load(name), *(exercise.beside(name, fw, f"exercises/{name}.py") for fw in ("jax", "torch"))]
+        for i, lesson in enumerate(views):
+            wide = [line for line in show.render(lesson, 80, fixes=not i).split("\n") if len(line) > 80]
+            assert not wide, (name, i, wide[:2])
 
 
 # -- pairing, generically over the file structure -----------------------------------------------------

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import ast
 import textwrap
+from dataclasses import replace
 from pathlib import Path
 
 from shared.atomic import atomic_write_text
@@ -104,8 +105,9 @@ def _docstring(lesson: twins.Lesson, framework: str, other: str, path_hint: str)
     return ['"""' + text[0], *text[1:], '"""']
 
 
-def build(lesson: str, framework: str, path_hint: str) -> str:
-    """The starter file's text."""
+def _starter(lesson: str, framework: str, path_hint: str) -> tuple[twins.Lesson, list[str], dict]:
+    """The starter file's lines, and for each pair the segment it holds there (a stub for a function
+    or class, the twin's own code for imports and module wiring), keyed by the pair's anchor."""
     if framework not in twins.SIDES:
         raise LessonError(f"unknown framework {framework!r}; choose one of: torch, jax")
     other = "torch" if framework == "jax" else "jax"
@@ -113,29 +115,57 @@ def build(lesson: str, framework: str, path_hint: str) -> str:
     for fw in (framework, other):
         if found.twin(fw).error:
             raise LessonError(f"{found.twin(fw).display_path}: {found.twin(fw).error}")
-    out = _docstring(found, framework, other, path_hint)
+    out, placed = _docstring(found, framework, other, path_hint), {}
+
+    def place(pair, lines: list[str], mine: twins.Segment) -> None:
+        placed[pair.anchor] = twins.Segment(mine.name, mine.kind, "\n".join(lines), len(out) + 1, mine.names)
+        out.extend(lines)
+
     for pair in found.pairs:
         mine, theirs = pair.side(framework), pair.side(other)
         if pair.kind == "main":
             continue
         if pair.kind == "imports":
-            out += ["", *(mine.source.split("\n") if mine else [])]
+            out.append("")
+            if mine:
+                place(pair, mine.source.split("\n"), mine)
             continue
         out += ["", ""]
         if pair.kind not in ("def", "class"):  # module wiring: as the twin has it
-            out += ([f"# as {found.twin(framework).display_path} has it:", *mine.source.split("\n")] if mine
-                    else [f"# {found.twin(other).display_path} only:", *_commented(theirs, found.twin(other))[1:]])
+            if mine:
+                out.append(f"# as {found.twin(framework).display_path} has it:")
+                place(pair, mine.source.split("\n"), mine)
+            else:
+                out += [f"# {found.twin(other).display_path} only:", *_commented(theirs, found.twin(other))[1:]]
             continue
         out.append(_rule(pair.name))
         out += _commented(theirs, found.twin(other)) if theirs else [f"# (no {other} counterpart: {framework} only)"]
         marked = [h for h in pair.hazards if h in found.hazards]
         for h in marked:
             out += textwrap.wrap(f"hazard here: {h.name}: {h.differs}", RULE, initial_indent="# ", subsequent_indent="#   ")
-        out += _stub(mine) if mine else [f"# nothing to write: {framework}'s twin has no {pair.name}"]
+        if mine:
+            place(pair, _stub(mine), mine)
+        else:
+            out.append(f"# nothing to write: {framework}'s twin has no {pair.name}")
     out += ["", "", f'if __name__ == "__main__":  # python {path_hint}: grade this file',
             "    import sys", "    from shared.cli import main",
             f'    raise SystemExit(main(["check", "{lesson}", "--{framework}", __file__, *sys.argv[1:]]))', ""]
-    return "\n".join(out)
+    return found, out, placed
+
+
+def build(lesson: str, framework: str, path_hint: str) -> str:
+    """The starter file's text."""
+    return "\n".join(_starter(lesson, framework, path_hint)[1])
+
+
+def beside(lesson: str, framework: str, path_hint: str) -> twins.Lesson:
+    """The lesson as `lessons show --exercise` shows it: the other framework's twin beside the
+    starter for ``framework`` (its docstring, imports, wiring and stubs, at the starter's lines)."""
+    found, lines, placed = _starter(lesson, framework, path_hint)
+    doc = "\n".join(lines[:lines.index('"""', 1) + 1]).strip('"')
+    starter = twins.Twin(framework, Path(path_hint), doc, tuple(placed.values()))
+    pairs = tuple(replace(p, **{framework: placed.get(p.anchor)}) for p in found.pairs if p.kind != "main")
+    return replace(found, **{framework: starter}, pairs=pairs)
 
 
 def write(lesson: str, framework: str, out_dir: Path, *, force: bool = False) -> Path:

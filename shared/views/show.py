@@ -145,12 +145,13 @@ def _pad(cell: tuple[str, int], width: int) -> str:
     return text + " " * max(0, width - n)
 
 
-def _hazard_notes(p: _Painter, lesson: twins.Lesson, pair: twins.Pair, width: int) -> list[str]:
+def _hazard_notes(p: _Painter, lesson: twins.Lesson, pair: twins.Pair, width: int, fixes: bool) -> list[str]:
+    """Each hazard the pair meets: what differs; with ``fixes``, the side that applies the fix and how."""
     out = []
     for h in pair.hazards:
         sides = " and ".join({"torch": "torch", "jax": "JAX"}[s] for s in pair.sides.get(h.name, ()))
         body = [f"{p.g['warn']} hazard {h.name} ({sides} side): {h.differs}.", f"fix: {h.fix}.",
-                f"see it: {twins.see_it(h)}"]
+                f"see it: {twins.see_it(h)}"] if fixes else [f"{p.g['warn']} hazard {h.name}: {h.differs}."]
         for i, para in enumerate(body):
             lines = textwrap.wrap(para, width, initial_indent="  " if i == 0 else "    ", subsequent_indent="    ")
             out.extend(p.warn(line) if i == 0 else line for line in lines)
@@ -163,12 +164,13 @@ def _segment_label(twin: twins.Twin, seg: twins.Segment | None, name: str) -> st
     return f"{name}  {twin.display_path}:{seg.first_line}"
 
 
-def render(lesson: twins.Lesson, width: int, color: bool = False, glyphs: dict = UNICODE) -> str:
-    """The whole view as one string (ANSI colors when ``color``)."""
+def render(lesson: twins.Lesson, width: int, color: bool = False, glyphs: dict = UNICODE, fixes: bool = True) -> str:
+    """The whole view as one string (ANSI colors when ``color``); without ``fixes`` (an exercise) the
+    hazard notes say what differs, not the fix."""
     p = _Painter(color, glyphs)
     g = glyphs
     spec = lesson.spec
-    out = [p.bold(f"{spec.name}: {spec.title}")]
+    out = [p.bold(line) for line in textwrap.wrap(f"{spec.name}: {spec.title}", width)]
     out += textwrap.wrap(spec.teaches, width) if spec.teaches else []
     out += textwrap.wrap(f"Notes: {spec.notes}", width) if spec.notes else []
     out.append("")
@@ -214,12 +216,12 @@ def render(lesson: twins.Lesson, width: int, color: bool = False, glyphs: dict =
         for fw in twins.SIDES:
             seg = pair.side(fw)
             sides.append((_segment_label(lesson.twin(fw), seg, pair.name), seg.source, False) if seg else None)
-        block(pair.name, *sides, _hazard_notes(p, lesson, pair, width))
+        block(pair.name, *sides, _hazard_notes(p, lesson, pair, width, fixes))
     rest = lesson.unplaced_hazards
     if rest:
         out.append(p.bold("Hazards handled outside these functions (by the harness or the data):"))
         for h in rest:
-            text = f"{h.name}: {h.differs}. fix: {h.fix}. see it: {twins.see_it(h)}"
+            text = f"{h.name}: {h.differs}. fix: {h.fix}. see it: {twins.see_it(h)}" if fixes else f"{h.name}: {h.differs}."
             out.extend(textwrap.wrap(text, width, initial_indent="  ", subsequent_indent="    "))
     return "\n".join(out).rstrip("\n") + "\n"
 
@@ -237,13 +239,23 @@ def command(args) -> int:
     """The CLI's ``show``: validates --width, picks color and glyphs from stdout."""
     if args.width is not None and not MIN_WIDTH <= args.width <= MAX_WIDTH:
         raise LessonError(f"--width must be between {MIN_WIDTH} and {MAX_WIDTH}, got {args.width}")
-    lesson = twins.load(args.lesson)
+    if args.framework is not None and not args.exercise:
+        raise LessonError("--framework picks the starter `--exercise` shows; add --exercise, or leave --framework out")
+    if args.exercise:
+        from shared import specs
+        from shared.views import exercise
+
+        name = specs.get(args.lesson).name
+        framework = args.framework or "jax"
+        lesson = exercise.beside(name, framework, f"exercises/{name}.py")
+    else:
+        lesson = twins.load(args.lesson)
     width = args.width or terminal_width()
     width = min(max(width, MIN_WIDTH), MAX_WIDTH)
     stream = sys.stdout
     color = stream.isatty() and not os.environ.get("NO_COLOR") and os.environ.get("TERM") != "dumb"
     glyphs = _glyphs_for(stream)
-    text = render(lesson, width, color, glyphs)
+    text = render(lesson, width, color, glyphs, fixes=not args.exercise)
     if glyphs is ASCII:  # code or notes with characters the stream cannot encode: "?" rather than a crash
         enc = getattr(stream, "encoding", None) or "ascii"
         text = text.encode(enc, "replace").decode(enc)
