@@ -480,7 +480,8 @@ def _view(name: str):
 
 
 def main(argv: list[str] | None = None) -> int:
-    """The command; every failure a user can meet ends in one line on stderr: a LessonError (exit 2),
+    """The command; every failure a user can meet ends in one line on stderr (`check` adds a second
+    naming a hazard where one explains a crash in the user's file): a LessonError (exit 2),
     Ctrl-C (130), SIGTERM or SIGHUP (128 + the signal), each after the cleanup it needs. Output
     survives a terminal that cannot encode it and a pipe closed early (shared/streams.py)."""
     with streams.guarded(), interrupts.handled():

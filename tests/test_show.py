@@ -150,7 +150,8 @@ def test_bad_input_is_one_line_and_exit_2(capsys):
     for argv, words in ((["show", "nope"], "unknown lesson 'nope'"), (["show", "xor", "--width", "10"], "--width"),
                         (["show", "xor", "--width", "x"], "invalid int value"),
                         (["show", "xor", "--framework", "torch"], "add --exercise"),
-                        (["show", "xor", "--exercise", "--framework", "numpy"], "invalid choice")):
+                        (["show", "xor", "--exercise", "--framework", "numpy"], "invalid choice"),
+                        (["show", "hazards", "--exercise"], "not a lesson to translate")):
         assert cli.main(argv) == 2
         err = capsys.readouterr().err
         assert err.count("\n") == 1 and err.startswith("lessons: error:") and words in err, err
@@ -185,13 +186,14 @@ def test_exercise_shows_the_other_twin_beside_the_starter_at_its_lines(capsys, t
     assert re.search(r"^ +fix: as_torch.bce_loss", _show(capsys, "xor", "--width", str(width)), re.M)  # as show has it
 
 
-def test_show_fits_80_columns_for_every_lesson_and_its_exercises():
+@pytest.mark.parametrize("width", [80, show.MIN_WIDTH])
+def test_show_fits_the_width_for_every_lesson_and_its_exercises(width):
     from shared.views import exercise
 
     for name in [s.name for s in specs.all_specs()]:
         views = [twins.load(name), *(exercise.beside(name, fw, f"exercises/{name}.py") for fw in ("jax", "torch"))]
         for i, lesson in enumerate(views):
-            wide = [line for line in show.render(lesson, 80, fixes=not i).split("\n") if len(line) > 80]
+            wide = [line for line in show.render(lesson, width, fixes=not i).split("\n") if len(line) > width]
             assert not wide, (name, i, wide[:2])
 
 

@@ -14,7 +14,9 @@ the fix" computes is named after that hazard; otherwise the stage's tensor furth
 control, the ReLU inputs that changed sign, and what a transposed weight, a scaled update or
 accumulated gradients would explain. Exit 0: every stage passes; 1: graded, and a stage fails;
 2: the file cannot be graded (it does not load, lacks a name, raises, is not done, or hangs),
-with one line naming FILE:LINE where there is one, and nothing written.
+with one line naming FILE:LINE where there is one, and nothing written; where the JAX reference
+raises the same error without a hazard's fix (a --jax file that crashes from the forward stage on),
+a second line names that hazard.
 """
 from __future__ import annotations
 
@@ -128,7 +130,7 @@ def _first_line(exc: BaseException) -> str:
 class _Crashed(LessonError):
     """The user's code raised: one line at FILE:LINE; ``raised``, the exception, for the diagnosis."""
 
-    def __init__(self, path: Path, exc: Exception):
+    def __init__(self, path: Path, exc: BaseException):
         super().__init__(user_error(path, exc))
         self.raised = exc
 
@@ -179,7 +181,7 @@ def _theirs(path: Path):
         if frames and _in_file(frames[-1], path):
             raise _NotDone(frames[-1].name) from None
         raise _Crashed(path, e) from None
-    except Exception as e:
+    except (Exception, SystemExit) as e:  # sys.exit() in their code ends their function, not the check
         raise _Crashed(path, e) from None
 
 

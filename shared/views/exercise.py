@@ -162,7 +162,7 @@ def beside(lesson: str, framework: str, path_hint: str) -> twins.Lesson:
     """The lesson as `lessons show --exercise` shows it: the other framework's twin beside the
     starter for ``framework`` (its docstring, imports, wiring and stubs, at the starter's lines)."""
     found, lines, placed = _starter(lesson, framework, path_hint)
-    doc = "\n".join(lines[:lines.index('"""', 1) + 1]).strip('"')
+    doc = "\n".join(lines[:lines.index('"""', 1) + 1]).strip('"').strip()
     starter = twins.Twin(framework, Path(path_hint), doc, tuple(placed.values()))
     pairs = tuple(replace(p, **{framework: placed.get(p.anchor)}) for p in found.pairs if p.kind != "main")
     return replace(found, **{framework: starter}, pairs=pairs)

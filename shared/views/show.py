@@ -219,7 +219,8 @@ def render(lesson: twins.Lesson, width: int, color: bool = False, glyphs: dict =
         block(pair.name, *sides, _hazard_notes(p, lesson, pair, width, fixes))
     rest = lesson.unplaced_hazards
     if rest:
-        out.append(p.bold("Hazards handled outside these functions (by the harness or the data):"))
+        out += [p.bold(line) for line in textwrap.wrap(
+            "Hazards handled outside these functions (by the harness or the data):", width)]
         for h in rest:
             text = f"{h.name}: {h.differs}. fix: {h.fix}. see it: {twins.see_it(h)}" if fixes else f"{h.name}: {h.differs}."
             out.extend(textwrap.wrap(text, width, initial_indent="  ", subsequent_indent="    "))
@@ -245,6 +246,9 @@ def command(args) -> int:
         from shared import specs
         from shared.views import exercise
 
+        if args.lesson == specs.DEMOS:
+            raise LessonError(f"{specs.DEMOS} holds the hazards' demos, not a lesson to translate; "
+                              "`lessons show hazards` shows them, `lessons list` names the lessons")
         name = specs.get(args.lesson).name
         framework = args.framework or "jax"
         lesson = exercise.beside(name, framework, f"exercises/{name}.py")
